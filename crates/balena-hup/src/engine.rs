@@ -268,3 +268,31 @@ impl RuleSet {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn variant_of(v: &str) -> Option<Variant> {
+        variant(&balena_semver::parse(v).expect("valid version"))
+    }
+
+    #[test]
+    fn variants_come_from_build_then_prerelease() {
+        assert_eq!(variant_of("2.88.4"), None);
+        assert_eq!(variant_of("2.88.4+rev1.prod"), Some(Variant::Prod));
+        assert_eq!(variant_of("2.88.4+rev1.dev"), Some(Variant::Dev));
+        assert_eq!(variant_of("2.88.4-dev"), Some(Variant::Dev));
+        assert_eq!(variant_of("2.88.4-dev+prod"), Some(Variant::Dev));
+        assert_eq!(variant_of("2.88.4+DEV"), None);
+        assert_eq!(variant_of("2.88.4+devel"), None);
+    }
+
+    #[test]
+    fn empty_strings_are_falsy() {
+        assert_eq!(truthy(&None), None);
+        assert_eq!(truthy(&Some(None)), None);
+        assert_eq!(truthy(&Some(Some(String::new()))), None);
+        assert_eq!(truthy(&Some(Some("6.0.39".into()))), Some("6.0.39"));
+    }
+}
