@@ -209,6 +209,11 @@ impl PartEncoder {
         }
     }
 
+    /// Takes the compressed bytes produced so far (for streaming output).
+    pub fn take_output(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.out)
+    }
+
     /// Sync-flushes and returns (compressed bytes, crc, uncompressed len).
     pub fn finish(mut self) -> (Vec<u8>, u32, u64) {
         loop {
