@@ -1,0 +1,3 @@
+//! Behaviour tests for balena-semver through its public API.
+
+mod vectors;
