@@ -69,7 +69,9 @@ impl Segment {
     fn sub(&self, from: u64, to: u64) -> Segment {
         match self {
             Segment::Inline(b) => Segment::Inline(Arc::from(&b[from as usize..to as usize])),
-            Segment::Stored { filename, offset, .. } => Segment::Stored {
+            Segment::Stored {
+                filename, offset, ..
+            } => Segment::Stored {
                 filename: filename.clone(),
                 offset: offset + from,
                 len: to - from,
@@ -145,7 +147,10 @@ impl DownloadPlan {
         if start >= end {
             return out;
         }
-        let mut i = self.starts.partition_point(|&s| s <= start).saturating_sub(1);
+        let mut i = self
+            .starts
+            .partition_point(|&s| s <= start)
+            .saturating_sub(1);
         while i < self.segments.len() && self.starts[i] < end {
             let s0 = self.starts[i];
             let seg = &self.segments[i];
@@ -204,20 +209,31 @@ impl DownloadPlan {
     /// Plans a `.zip` file with one deflate entry per (name, image).
     pub fn zip(entries: &[(&str, &ConfiguredParts)], opts: ZipOptions) -> Result<Self> {
         if entries.is_empty() || entries.len() > 0xFFFF {
-            return Err(Error::InvalidArgument("a zip needs 1 to 65535 entries".into()));
+            return Err(Error::InvalidArgument(
+                "a zip needs 1 to 65535 entries".into(),
+            ));
         }
         let mut p = DownloadPlan::default();
         let mut central = Vec::new();
         let mut any64 = opts.force_zip64;
         for (name, parts) in entries {
-            if name.is_empty() || name.len() > 0xFFFF || name.contains('\\') || name.starts_with('/') {
-                return Err(Error::InvalidArgument(format!("bad zip entry name {name:?}")));
+            if name.is_empty()
+                || name.len() > 0xFFFF
+                || name.contains('\\')
+                || name.starts_with('/')
+            {
+                return Err(Error::InvalidArgument(format!(
+                    "bad zip entry name {name:?}"
+                )));
             }
             let offset = p.len;
             let usize_ = parts.len();
             let csize = parts.compressed_len() + DEFLATE_END.len() as u64;
             let crc = parts.crc();
-            let zip64 = opts.force_zip64 || usize_ >= 0xFFFF_FFFF || csize >= 0xFFFF_FFFF || offset >= 0xFFFF_FFFF;
+            let zip64 = opts.force_zip64
+                || usize_ >= 0xFFFF_FFFF
+                || csize >= 0xFFFF_FFFF
+                || offset >= 0xFFFF_FFFF;
             any64 |= zip64;
             let version: u16 = if zip64 { 45 } else { 20 };
             // Local file header (sizes deferred to the data descriptor).
@@ -357,7 +373,8 @@ impl<S: PartStore> Read for PlanReader<S> {
                     let n = b.len().min(buf.len());
                     buf[..n].copy_from_slice(&b[..n]);
                     if n < b.len() {
-                        self.segments.push_front(Segment::Inline(Arc::from(&b[n..])));
+                        self.segments
+                            .push_front(Segment::Inline(Arc::from(&b[n..])));
                     }
                     return Ok(n);
                 }
@@ -374,7 +391,11 @@ impl<S: PartStore> Read for PlanReader<S> {
                     }
                     return Ok(n);
                 }
-                Segment::Stored { filename, offset, len } => {
+                Segment::Stored {
+                    filename,
+                    offset,
+                    len,
+                } => {
                     let r = self.store.open_part(&filename, offset)?;
                     self.current = Some((r, len));
                 }

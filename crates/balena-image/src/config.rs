@@ -56,7 +56,12 @@ impl ConfigPartition {
             v.as_u64()
                 .filter(|n| (1..=256).contains(n))
                 .map(|n| n as u32)
-                .ok_or_else(|| Error::config("configuration.config.partition", "expected a partition number 1..=256"))
+                .ok_or_else(|| {
+                    Error::config(
+                        "configuration.config.partition",
+                        "expected a partition number 1..=256",
+                    )
+                })
         };
         match v {
             Value::Number(_) => Ok(ConfigPartition::Index(num(v)?)),
@@ -83,7 +88,12 @@ impl ConfigPartition {
     pub fn from_device_type_json(device_type: &Value) -> Result<Self> {
         let p = device_type
             .pointer("/configuration/config/partition")
-            .ok_or_else(|| Error::config("configuration.config.partition", "missing from device-type.json"))?;
+            .ok_or_else(|| {
+                Error::config(
+                    "configuration.config.partition",
+                    "missing from device-type.json",
+                )
+            })?;
         Self::from_json(p)
     }
 }
@@ -133,7 +143,10 @@ impl NetworkEntry {
                 return Err(Error::config("wifiSsid", "must be 1 to 32 bytes long"));
             }
             if ssid.chars().any(|c| c.is_control()) {
-                return Err(Error::config("wifiSsid", "must not contain control characters"));
+                return Err(Error::config(
+                    "wifiSsid",
+                    "must not contain control characters",
+                ));
             }
         }
         if let Some(key) = &self.wifi_key {
@@ -141,7 +154,8 @@ impl NetworkEntry {
                 return Err(Error::config("wifiKey", "given without wifiSsid"));
             }
             let hex64 = key.len() == 64 && key.bytes().all(|b| b.is_ascii_hexdigit());
-            let pass = (8..=63).contains(&key.len()) && key.bytes().all(|b| (0x20..0x7F).contains(&b));
+            let pass =
+                (8..=63).contains(&key.len()) && key.bytes().all(|b| (0x20..0x7F).contains(&b));
             if !hex64 && !pass {
                 return Err(Error::config(
                     "wifiKey",
@@ -194,14 +208,24 @@ impl NetworkEntry {
             Some(Value::Number(n)) => Some(
                 n.as_u64()
                     .and_then(|n| u32::try_from(n).ok())
-                    .ok_or_else(|| Error::config(&format!("{path}routeMetric"), "must be a non-negative integer"))?,
+                    .ok_or_else(|| {
+                        Error::config(
+                            &format!("{path}routeMetric"),
+                            "must be a non-negative integer",
+                        )
+                    })?,
             ),
-            Some(Value::String(t)) => Some(
-                t.parse::<u32>()
-                    .map_err(|_| Error::config(&format!("{path}routeMetric"), "must be a non-negative integer"))?,
-            ),
+            Some(Value::String(t)) => Some(t.parse::<u32>().map_err(|_| {
+                Error::config(
+                    &format!("{path}routeMetric"),
+                    "must be a non-negative integer",
+                )
+            })?),
             Some(_) => {
-                return Err(Error::config(&format!("{path}routeMetric"), "must be a non-negative integer"));
+                return Err(Error::config(
+                    &format!("{path}routeMetric"),
+                    "must be a non-negative integer",
+                ));
             }
         };
         let e = NetworkEntry {
@@ -239,15 +263,24 @@ pub fn parse_prefix(field: &str, s: &str) -> Result<u8> {
         if n <= 32 {
             return Ok(n);
         }
-        return Err(Error::config(field, format!("prefix length {n} is above 32")));
+        return Err(Error::config(
+            field,
+            format!("prefix length {n} is above 32"),
+        ));
     }
-    let mask: Ipv4Addr = t
-        .parse()
-        .map_err(|_| Error::config(field, format!("{s:?} is neither a netmask nor a prefix length")))?;
+    let mask: Ipv4Addr = t.parse().map_err(|_| {
+        Error::config(
+            field,
+            format!("{s:?} is neither a netmask nor a prefix length"),
+        )
+    })?;
     let bits = u32::from(mask);
     let prefix = bits.leading_ones();
     if bits.checked_shl(prefix).unwrap_or(0) != 0 {
-        return Err(Error::config(field, format!("{s:?} is not a contiguous netmask")));
+        return Err(Error::config(
+            field,
+            format!("{s:?} is not a contiguous netmask"),
+        ));
     }
     Ok(prefix as u8)
 }
@@ -281,7 +314,14 @@ impl Configuration {
     /// validating the network keys.
     pub fn new(mut config: Map<String, Value>) -> Result<Self> {
         let mut top = Map::new();
-        for k in ["wifiSsid", "wifiKey", "ip", "netmask", "gateway", "routeMetric"] {
+        for k in [
+            "wifiSsid",
+            "wifiKey",
+            "ip",
+            "netmask",
+            "gateway",
+            "routeMetric",
+        ] {
             if let Some(v) = config.shift_remove(k) {
                 top.insert(k.to_string(), v);
             }
@@ -297,9 +337,9 @@ impl Configuration {
             None | Some(Value::Null) => {}
             Some(Value::Array(list)) => {
                 for (i, item) in list.iter().enumerate() {
-                    let m = item
-                        .as_object()
-                        .ok_or_else(|| Error::config(&format!("network[{i}]"), "must be an object"))?;
+                    let m = item.as_object().ok_or_else(|| {
+                        Error::config(&format!("network[{i}]"), "must be an object")
+                    })?;
                     let e = NetworkEntry::from_object(m, &format!("network[{i}]."))?;
                     if !e.is_empty() {
                         networks.push(e);
@@ -333,7 +373,10 @@ impl Configuration {
     pub fn with_network(mut self, entry: NetworkEntry) -> Result<Self> {
         entry.validate()?;
         if entry.is_empty() {
-            return Err(Error::config("network", "entry has neither wifiSsid nor configuration"));
+            return Err(Error::config(
+                "network",
+                "entry has neither wifiSsid nor configuration",
+            ));
         }
         self.networks.push(entry);
         Ok(self)
@@ -405,7 +448,9 @@ fn wifi_keyfile(id: &str, ssid: &str, e: &NetworkEntry) -> String {
     }
     s.push_str("\n[ipv6]\naddr-gen-mode=stable-privacy\nmethod=auto");
     if let Some(k) = &e.wifi_key {
-        s.push_str(&format!("\n\n[wifi-security]\nauth-alg=open\nkey-mgmt=wpa-psk\npsk={k}"));
+        s.push_str(&format!(
+            "\n\n[wifi-security]\nauth-alg=open\nkey-mgmt=wpa-psk\npsk={k}"
+        ));
     }
     s
 }
@@ -436,7 +481,15 @@ mod tests {
         )
         .unwrap();
         let names: Vec<String> = cfg.network_files().into_iter().map(|f| f.0).collect();
-        assert_eq!(names, ["connection-01", "balena-wifi-01", "connection-02", "balena-wifi-02"]);
+        assert_eq!(
+            names,
+            [
+                "connection-01",
+                "balena-wifi-01",
+                "connection-02",
+                "balena-wifi-02"
+            ]
+        );
     }
 
     #[test]
@@ -446,8 +499,10 @@ mod tests {
         assert!(Configuration::from_json_str(r#"{"wifiSsid":"a\nb"}"#).is_err());
         assert!(Configuration::from_json_str(r#"{"wifiSsid":"a","ip":"1.2.3.4"}"#).is_err());
         assert!(
-            Configuration::from_json_str(r#"{"wifiSsid":"a","ip":"1.2.3.400","netmask":"24","gateway":"1.2.3.1"}"#)
-                .is_err()
+            Configuration::from_json_str(
+                r#"{"wifiSsid":"a","ip":"1.2.3.400","netmask":"24","gateway":"1.2.3.1"}"#
+            )
+            .is_err()
         );
         assert!(Configuration::from_json_str("[1]").is_err());
         assert!(Configuration::from_json_str(r#"{"network":{}}"#).is_err());

@@ -54,7 +54,10 @@ pub fn filesystem_label<R: ReadAt + ?Sized>(src: &R, p: &Partition) -> Option<St
         }
     }
     let mut sb = [0u8; 256];
-    if p.len >= 2048 && src.read_exact_at(p.start + 1024, &mut sb).is_ok() && sb[0x38] == 0x53 && sb[0x39] == 0xEF
+    if p.len >= 2048
+        && src.read_exact_at(p.start + 1024, &mut sb).is_ok()
+        && sb[0x38] == 0x53
+        && sb[0x39] == 0xEF
     {
         let raw = &sb[0x78..0x88];
         let end = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());
@@ -81,7 +84,10 @@ fn is_boot_name(s: &str) -> bool {
 /// assert_eq!(boot.index, Some(1));
 /// assert_eq!(boot.found_by, FoundBy::Label("resin-boot".into()));
 /// ```
-pub fn find_boot_partition<R: ReadAt + ?Sized>(src: &R, hint: Option<ConfigPartition>) -> Result<BootPartition> {
+pub fn find_boot_partition<R: ReadAt + ?Sized>(
+    src: &R,
+    hint: Option<ConfigPartition>,
+) -> Result<BootPartition> {
     let table = read_partition_table(src)?;
     find_boot_partition_in(src, &table, hint)
 }
@@ -190,27 +196,62 @@ fn fat_err(e: std::io::Error) -> Error {
 /// volume at `[start, start+len)` of `overlay`, overwriting in place so that
 /// rewriting identical content allocates nothing (idempotence), and
 /// removing stale `balena-wifi-NN` / `connection-NN` keyfiles.
+///
+/// Missing top-level directories are created first, in a separate mount,
+/// and their `.`/`..` entries are then rewritten: fatfs 0.3.6 gives them
+/// long-name entries and, on FAT32, points `..` at the root cluster instead
+/// of 0, which `fsck.fat` reports as corruption.
 pub(crate) fn write_files<B: ReadAt>(
     overlay: &mut Overlay<B>,
     start: u64,
     len: u64,
     files: &[(String, Vec<u8>)],
     keep_connections: &[String],
+    recount_free: bool,
 ) -> Result<()> {
+    let mut missing: Vec<String> = Vec::new();
     {
         let vol = FatVolume::open(&*overlay, start, len)?;
         vol.check_writable(&["/", "/system-connections"])?;
+        for (path, _) in files {
+            if let Some((dir, _)) = path.rsplit_once('/') {
+                if dir.is_empty() || dir.contains('/') {
+                    return Err(Error::InvalidArgument(format!("unsupported path {path:?}")));
+                }
+                let exists = vol.lookup(&format!("/{dir}"))?;
+                match exists {
+                    Some(e) if e.is_dir() => {}
+                    Some(_) => {
+                        return Err(Error::fat(format!("/{dir} exists and is not a directory")));
+                    }
+                    None => {
+                        if !missing.iter().any(|m| m == dir) {
+                            missing.push(dir.to_string());
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if !missing.is_empty() {
+        let window = overlay.window(start, len)?;
+        let fs = fatfs::FileSystem::new(window, fat_options()).map_err(fat_err)?;
+        for d in &missing {
+            fs.root_dir().create_dir(d).map_err(fat_err)?;
+        }
+        fs.unmount().map_err(fat_err)?;
+        for d in &missing {
+            fix_dot_entries(overlay, start, len, d)?;
+        }
     }
     let window = overlay.window(start, len)?;
     let fs = fatfs::FileSystem::new(window, fat_options()).map_err(fat_err)?;
+    if recount_free {
+        fs.stats().map_err(fat_err)?;
+    }
     {
         let root = fs.root_dir();
         for (path, data) in files {
-            if let Some((dir, _)) = path.rsplit_once('/') {
-                if root.open_dir(dir).is_err() {
-                    root.create_dir(dir).map_err(fat_err)?;
-                }
-            }
             let mut f = root.create_file(path).map_err(fat_err)?;
             f.seek(SeekFrom::Start(0)).map_err(fat_err)?;
             f.write_all(data).map_err(fat_err)?;
@@ -222,7 +263,10 @@ pub(crate) fn write_files<B: ReadAt>(
             for e in dir.iter() {
                 let e = e.map_err(fat_err)?;
                 let name = e.file_name();
-                if e.is_file() && is_generated_keyfile_name(&name) && !keep_connections.contains(&name) {
+                if e.is_file()
+                    && is_generated_keyfile_name(&name)
+                    && !keep_connections.contains(&name)
+                {
                     stale.push(name);
                 }
             }
@@ -235,9 +279,57 @@ pub(crate) fn write_files<B: ReadAt>(
     Ok(())
 }
 
+/// Rewrites the first cluster of a freshly created root-level directory as
+/// a plain `.` entry, a `..` entry pointing at the root (cluster 0) and
+/// free slots, all stamped 1980-01-01 00:00.
+fn fix_dot_entries<B: ReadAt>(
+    overlay: &mut Overlay<B>,
+    start: u64,
+    len: u64,
+    dir: &str,
+) -> Result<()> {
+    let (cluster, at, cluster_bytes, fat32) = {
+        let vol = FatVolume::open(&*overlay, start, len)?;
+        let e = vol
+            .lookup(&format!("/{dir}"))?
+            .ok_or_else(|| Error::fat(format!("created directory /{dir} not found")))?;
+        if e.first_cluster < 2 {
+            return Err(Error::fat(format!(
+                "created directory /{dir} has no cluster"
+            )));
+        }
+        (
+            e.first_cluster,
+            vol.cluster_offset(e.first_cluster),
+            vol.bpb().cluster_bytes(),
+            vol.bpb().kind == crate::fat::FatKind::Fat32,
+        )
+    };
+    let entry = |name: &[u8; 11], c: u32| {
+        let mut e = [0u8; 32];
+        e[..11].copy_from_slice(name);
+        e[11] = 0x10;
+        let date = 0x0021u16.to_le_bytes();
+        e[16..18].copy_from_slice(&date);
+        e[18..20].copy_from_slice(&date);
+        if fat32 {
+            e[20..22].copy_from_slice(&((c >> 16) as u16).to_le_bytes());
+        }
+        e[24..26].copy_from_slice(&date);
+        e[26..28].copy_from_slice(&(c as u16).to_le_bytes());
+        e
+    };
+    let mut buf = vec![0u8; cluster_bytes as usize];
+    buf[..32].copy_from_slice(&entry(b".          ", cluster));
+    buf[32..64].copy_from_slice(&entry(b"..         ", 0));
+    overlay.write_at(at, &buf)?;
+    Ok(())
+}
+
 fn is_generated_keyfile_name(name: &str) -> bool {
     let digits = |s: &str| s.len() == 2 && s.bytes().all(|b| b.is_ascii_digit());
-    name.strip_prefix("balena-wifi-").is_some_and(digits) || name.strip_prefix("connection-").is_some_and(digits)
+    name.strip_prefix("balena-wifi-").is_some_and(digits)
+        || name.strip_prefix("connection-").is_some_and(digits)
 }
 
 /// Runs the configuration against `base` through an overlay and returns the
@@ -252,7 +344,7 @@ pub fn compute_patches<B: ReadAt>(base: B, cfg: &Configuration) -> Result<Config
     for (name, data) in net {
         files.push((format!("system-connections/{name}"), data));
     }
-    write_files(&mut overlay, boot.start, boot.len, &files, &keep)?;
+    write_files(&mut overlay, boot.start, boot.len, &files, &keep, false)?;
     Ok(ConfigureReport {
         boot,
         patches: Arc::new(overlay.patches()),
@@ -276,8 +368,14 @@ pub fn compute_patches<B: ReadAt>(base: B, cfg: &Configuration) -> Result<Config
 /// let report = configure_image_file(&path, &cfg).unwrap();
 /// assert_eq!(report.boot.index, Some(1));
 /// ```
-pub fn configure_image_file(path: impl AsRef<Path>, cfg: &Configuration) -> Result<ConfigureReport> {
-    let file = OpenOptions::new().read(true).write(true).open(path.as_ref())?;
+pub fn configure_image_file(
+    path: impl AsRef<Path>,
+    cfg: &Configuration,
+) -> Result<ConfigureReport> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path.as_ref())?;
     let report = compute_patches(&file, cfg)?;
     for (off, bytes) in report.patches.runs() {
         write_all_at(&file, *off, bytes)?;
@@ -295,7 +393,8 @@ fn write_all_at(file: &std::fs::File, off: u64, bytes: &[u8]) -> std::io::Result
     {
         let mut done = 0;
         while done < bytes.len() {
-            done += std::os::windows::fs::FileExt::seek_write(file, &bytes[done..], off + done as u64)?;
+            done +=
+                std::os::windows::fs::FileExt::seek_write(file, &bytes[done..], off + done as u64)?;
         }
         Ok(())
     }
@@ -311,7 +410,11 @@ pub fn configure_overlay<B: ReadAt>(base: B, cfg: &Configuration) -> Result<Conf
 
 /// Reads a file from the boot partition of an image (e.g.
 /// `/device-type.json`, `/os-release`, `/config.json`).
-pub fn read_boot_file<R: ReadAt + ?Sized>(src: &R, path: &str, hint: Option<ConfigPartition>) -> Result<Vec<u8>> {
+pub fn read_boot_file<R: ReadAt + ?Sized>(
+    src: &R,
+    path: &str,
+    hint: Option<ConfigPartition>,
+) -> Result<Vec<u8>> {
     let boot = find_boot_partition(src, hint)?;
     FatVolume::open(src, boot.start, boot.len)?.read_file(path)
 }
@@ -327,7 +430,9 @@ pub fn os_version_from_os_release(text: &str) -> Option<String> {
     let mut name = None;
     let mut version = None;
     for line in text.lines() {
-        let Some((k, v)) = line.split_once('=') else { continue };
+        let Some((k, v)) = line.split_once('=') else {
+            continue;
+        };
         let v = v.trim().trim_matches('"').trim_matches('\'').to_string();
         match k.trim() {
             "NAME" => name = Some(v),

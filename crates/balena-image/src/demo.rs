@@ -21,7 +21,6 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use crate::configure::fat_options;
 use crate::error::{Error, Result};
 use crate::io::{ReadAt, Zeros};
 use crate::overlay::{ConfiguredImage, Overlay};
@@ -74,12 +73,18 @@ impl DemoSpec {
     /// Defaults for a slug: FAT32 for Raspberry Pi family types, GPT for
     /// `generic-*`, Jetson and ROCK Pi types, MBR otherwise; not a flasher.
     pub fn new(slug: &str) -> Self {
-        let gpt = slug.starts_with("generic-") || slug.starts_with("jetson") || slug.starts_with("rockpi");
+        let gpt = slug.starts_with("generic-")
+            || slug.starts_with("jetson")
+            || slug.starts_with("rockpi");
         DemoSpec {
             slug: slug.to_string(),
             table: if gpt { DemoTable::Gpt } else { DemoTable::Mbr },
             flasher: false,
-            boot_fat: if is_rpi(slug) { DemoFat::Fat32 } else { DemoFat::Fat16 },
+            boot_fat: if is_rpi(slug) {
+                DemoFat::Fat32
+            } else {
+                DemoFat::Fat16
+            },
             os_version: "6.8.1".to_string(),
             device_type_json: default_device_type_json(slug, false),
         }
@@ -104,8 +109,17 @@ impl DemoSpec {
             Some(s) if s.contains("fat32") => DemoFat::Fat32,
             _ => DemoFat::Fat16,
         };
-        spec.flasher = entry.get("default_image_is_flasher").and_then(Value::as_bool).unwrap_or(false);
-        let s = |k: &str| entry.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+        spec.flasher = entry
+            .get("default_image_is_flasher")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let s = |k: &str| {
+            entry
+                .get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
         let mut dt = default_device_type_json(slug, spec.flasher);
         dt["name"] = json!(entry.get("name").and_then(Value::as_str).unwrap_or(slug));
         dt["arch"] = json!(s("cpu_architecture"));
@@ -147,8 +161,14 @@ impl DemoSpec {
 
     /// Generates the image.
     pub fn build(&self) -> Result<DemoImage> {
-        if self.slug.is_empty() || self.slug.len() > 64 || self.slug.chars().any(|c| c.is_control() || c == '"') {
-            return Err(Error::InvalidArgument(format!("bad device type slug {:?}", self.slug)));
+        if self.slug.is_empty()
+            || self.slug.len() > 64
+            || self.slug.chars().any(|c| c.is_control() || c == '"')
+        {
+            return Err(Error::InvalidArgument(format!(
+                "bad device type slug {:?}",
+                self.slug
+            )));
         }
         if self.os_version.chars().any(|c| c.is_control() || c == '"') {
             return Err(Error::InvalidArgument("bad OS version".into()));
@@ -266,7 +286,8 @@ fn filler(slug: &str, name: &str, len: u64) -> Vec<(u64, Vec<u8>)> {
         c.copy_from_slice(&v[..c.len()]);
     }
     let words = [
-        "balena", "os", "image", "root", "file", "system", "demo", "data", "block", "kernel", "module", "firmware",
+        "balena", "os", "image", "root", "file", "system", "demo", "data", "block", "kernel",
+        "module", "firmware",
     ];
     let mut text = Vec::with_capacity(q);
     let header = format!("{name} of {slug}: deterministic demo filler\n");
@@ -339,11 +360,26 @@ fn build(spec: &DemoSpec) -> Result<DemoImage> {
         DemoFat::Fat16 => 8 * MIB,
         DemoFat::Fat32 => 36 * MIB,
     };
-    let boot_name = if spec.flasher { "flash-boot" } else { "resin-boot" };
-    let boot_mbr = if spec.boot_fat == DemoFat::Fat32 { 0x0C } else { 0x0E };
+    let boot_name = if spec.flasher {
+        "flash-boot"
+    } else {
+        "resin-boot"
+    };
+    let boot_mbr = if spec.boot_fat == DemoFat::Fat32 {
+        0x0C
+    } else {
+        0x0E
+    };
     let mut parts = Vec::new();
     let mut at = MIB;
-    let add = |parts: &mut Vec<Part>, at: &mut u64, name: &'static str, len: u64, mbr_type: u8, gpt_type: [u8; 16], logical: bool, gap: u64| {
+    let add = |parts: &mut Vec<Part>,
+               at: &mut u64,
+               name: &'static str,
+               len: u64,
+               mbr_type: u8,
+               gpt_type: [u8; 16],
+               logical: bool,
+               gap: u64| {
         *at += gap;
         parts.push(Part {
             name,
@@ -355,27 +391,90 @@ fn build(spec: &DemoSpec) -> Result<DemoImage> {
         });
         *at += len;
     };
-    add(&mut parts, &mut at, boot_name, boot_len, boot_mbr, GPT_EFI_SYSTEM, false, 0);
+    add(
+        &mut parts,
+        &mut at,
+        boot_name,
+        boot_len,
+        boot_mbr,
+        GPT_EFI_SYSTEM,
+        false,
+        0,
+    );
     let (root_a, root_b) = if spec.flasher {
         ("flash-rootA", "flash-rootB")
     } else {
         ("resin-rootA", "resin-rootB")
     };
-    add(&mut parts, &mut at, root_a, 4 * MIB, 0x83, GPT_LINUX_DATA, false, 0);
-    add(&mut parts, &mut at, root_b, 4 * MIB, 0x83, GPT_LINUX_DATA, false, 0);
+    add(
+        &mut parts,
+        &mut at,
+        root_a,
+        4 * MIB,
+        0x83,
+        GPT_LINUX_DATA,
+        false,
+        0,
+    );
+    add(
+        &mut parts,
+        &mut at,
+        root_b,
+        4 * MIB,
+        0x83,
+        GPT_LINUX_DATA,
+        false,
+        0,
+    );
     let mut extended = None;
     if !spec.flasher {
         match spec.table {
             DemoTable::Mbr => {
                 let ext_start = at;
                 // Each logical partition is preceded by 1 MiB holding its EBR.
-                add(&mut parts, &mut at, "resin-state", MIB, 0x83, GPT_LINUX_DATA, true, MIB);
-                add(&mut parts, &mut at, "resin-data", 2 * MIB, 0x83, GPT_LINUX_DATA, true, MIB);
+                add(
+                    &mut parts,
+                    &mut at,
+                    "resin-state",
+                    MIB,
+                    0x83,
+                    GPT_LINUX_DATA,
+                    true,
+                    MIB,
+                );
+                add(
+                    &mut parts,
+                    &mut at,
+                    "resin-data",
+                    2 * MIB,
+                    0x83,
+                    GPT_LINUX_DATA,
+                    true,
+                    MIB,
+                );
                 extended = Some((ext_start, at - ext_start));
             }
             DemoTable::Gpt => {
-                add(&mut parts, &mut at, "resin-state", MIB, 0x83, GPT_LINUX_DATA, false, 0);
-                add(&mut parts, &mut at, "resin-data", 2 * MIB, 0x83, GPT_BASIC_DATA, false, 0);
+                add(
+                    &mut parts,
+                    &mut at,
+                    "resin-state",
+                    MIB,
+                    0x83,
+                    GPT_LINUX_DATA,
+                    false,
+                    0,
+                );
+                add(
+                    &mut parts,
+                    &mut at,
+                    "resin-data",
+                    2 * MIB,
+                    0x83,
+                    GPT_BASIC_DATA,
+                    false,
+                    0,
+                );
             }
         }
     }
@@ -401,24 +500,7 @@ fn build(spec: &DemoSpec) -> Result<DemoImage> {
             .volume_label(label11(boot_name));
         fatfs::format_volume(w, opts).map_err(|e| Error::Fat(format!("format: {e}")))?;
     }
-    {
-        let w = ov.window(boot.start, boot.len)?;
-        let fs = fatfs::FileSystem::new(w, fat_options()).map_err(|e| Error::Fat(e.to_string()))?;
-        {
-            let root = fs.root_dir();
-            for (path, data) in boot_files(spec) {
-                if let Some((dir, _)) = path.rsplit_once('/') {
-                    if root.open_dir(dir).is_err() {
-                        root.create_dir(dir).map_err(|e| Error::Fat(e.to_string()))?;
-                    }
-                }
-                let mut f = root.create_file(&path).map_err(|e| Error::Fat(e.to_string()))?;
-                f.truncate().map_err(|e| Error::Fat(e.to_string()))?;
-                f.write_all(&data).map_err(|e| Error::Fat(e.to_string()))?;
-            }
-        }
-        fs.unmount().map_err(|e| Error::Fat(e.to_string()))?;
-    }
+    crate::configure::write_files(&mut ov, boot.start, boot.len, &boot_files(spec), &[], true)?;
     for p in &parts[1..] {
         for (off, bytes) in filler(&spec.slug, p.name, p.len) {
             ov.write_at(p.start + off, &bytes)?;
@@ -430,9 +512,18 @@ fn build(spec: &DemoSpec) -> Result<DemoImage> {
     })
 }
 
-fn mbr_entry(buf: &mut [u8], slot: usize, boot: bool, kind: u8, start_lba: u64, sectors: u64) -> Result<()> {
-    let s = u32::try_from(start_lba).map_err(|_| Error::InvalidArgument("partition start beyond 2 TiB".into()))?;
-    let n = u32::try_from(sectors).map_err(|_| Error::InvalidArgument("partition beyond 2 TiB".into()))?;
+fn mbr_entry(
+    buf: &mut [u8],
+    slot: usize,
+    boot: bool,
+    kind: u8,
+    start_lba: u64,
+    sectors: u64,
+) -> Result<()> {
+    let s = u32::try_from(start_lba)
+        .map_err(|_| Error::InvalidArgument("partition start beyond 2 TiB".into()))?;
+    let n = u32::try_from(sectors)
+        .map_err(|_| Error::InvalidArgument("partition beyond 2 TiB".into()))?;
     let e = &mut buf[446 + 16 * slot..446 + 16 * (slot + 1)];
     e[0] = if boot { 0x80 } else { 0 };
     e[1..4].copy_from_slice(&[0xFE, 0xFF, 0xFF]);
@@ -453,19 +544,47 @@ fn write_mbr<B: ReadAt>(
     mbr[440..444].copy_from_slice(&crc32fast::hash(spec.slug.as_bytes()).to_le_bytes());
     let primaries: Vec<&Part> = parts.iter().filter(|p| !p.logical).collect();
     for (slot, p) in primaries.iter().enumerate() {
-        mbr_entry(&mut mbr, slot, slot == 0, p.mbr_type, p.start / 512, p.len / 512)?;
+        mbr_entry(
+            &mut mbr,
+            slot,
+            slot == 0,
+            p.mbr_type,
+            p.start / 512,
+            p.len / 512,
+        )?;
     }
     if let Some((ext_start, ext_len)) = extended {
-        mbr_entry(&mut mbr, primaries.len(), false, 0x0F, ext_start / 512, ext_len / 512)?;
+        mbr_entry(
+            &mut mbr,
+            primaries.len(),
+            false,
+            0x0F,
+            ext_start / 512,
+            ext_len / 512,
+        )?;
         let logicals: Vec<&Part> = parts.iter().filter(|p| p.logical).collect();
         for (i, p) in logicals.iter().enumerate() {
             let ebr_at = p.start - MIB;
             let mut ebr = vec![0u8; 512];
-            mbr_entry(&mut ebr, 0, false, p.mbr_type, (p.start - ebr_at) / 512, p.len / 512)?;
+            mbr_entry(
+                &mut ebr,
+                0,
+                false,
+                p.mbr_type,
+                (p.start - ebr_at) / 512,
+                p.len / 512,
+            )?;
             if let Some(next) = logicals.get(i + 1) {
                 let next_ebr = next.start - MIB;
                 let next_len = next.start + next.len - next_ebr;
-                mbr_entry(&mut ebr, 1, false, 0x05, (next_ebr - ext_start) / 512, next_len / 512)?;
+                mbr_entry(
+                    &mut ebr,
+                    1,
+                    false,
+                    0x05,
+                    (next_ebr - ext_start) / 512,
+                    next_len / 512,
+                )?;
             }
             ebr[510] = 0x55;
             ebr[511] = 0xAA;
@@ -488,7 +607,12 @@ fn guid_from(slug: &str, salt: &str) -> [u8; 16] {
     g
 }
 
-fn write_gpt<B: ReadAt>(ov: &mut Overlay<B>, spec: &DemoSpec, parts: &[Part], total: u64) -> Result<()> {
+fn write_gpt<B: ReadAt>(
+    ov: &mut Overlay<B>,
+    spec: &DemoSpec,
+    parts: &[Part],
+    total: u64,
+) -> Result<()> {
     let lbas = total / 512;
     let mut mbr = vec![0u8; 512];
     mbr_entry(&mut mbr, 0, false, 0xEE, 1, (lbas - 1).min(0xFFFF_FFFF))?;
@@ -541,11 +665,21 @@ mod tests {
     fn demo_layouts_parse_back() {
         for (slug, flasher, kind, n) in [
             ("raspberrypi3", false, TableKind::Mbr, 5),
-            ("generic-amd64", false, TableKind::Gpt { block_size: 512 }, 5),
+            (
+                "generic-amd64",
+                false,
+                TableKind::Gpt { block_size: 512 },
+                5,
+            ),
             ("intel-nuc", true, TableKind::Mbr, 3),
             ("generic-amd64", true, TableKind::Gpt { block_size: 512 }, 3),
         ] {
-            let img = DemoSpec::new(slug).flasher(flasher).build().unwrap().to_vec().unwrap();
+            let img = DemoSpec::new(slug)
+                .flasher(flasher)
+                .build()
+                .unwrap()
+                .to_vec()
+                .unwrap();
             let t = read_partition_table(&img).unwrap();
             assert_eq!(t.kind, kind, "{slug}");
             assert_eq!(t.partitions.len(), n, "{slug}");
@@ -557,8 +691,16 @@ mod tests {
 
     #[test]
     fn demo_is_deterministic() {
-        let a = DemoSpec::new("raspberrypi3").build().unwrap().to_vec().unwrap();
-        let b = DemoSpec::new("raspberrypi3").build().unwrap().to_vec().unwrap();
+        let a = DemoSpec::new("raspberrypi3")
+            .build()
+            .unwrap()
+            .to_vec()
+            .unwrap();
+        let b = DemoSpec::new("raspberrypi3")
+            .build()
+            .unwrap()
+            .to_vec()
+            .unwrap();
         assert_eq!(a, b);
     }
 }

@@ -62,13 +62,17 @@ impl Bpb {
     }
     fn root_dir_offset(&self) -> u64 {
         self.fat_offset()
-            + u64::from(self.fats) * u64::from(self.sectors_per_fat) * u64::from(self.bytes_per_sector)
+            + u64::from(self.fats)
+                * u64::from(self.sectors_per_fat)
+                * u64::from(self.bytes_per_sector)
     }
     fn root_dir_bytes(&self) -> u64 {
         u64::from(self.root_entries) * 32
     }
     fn data_offset(&self) -> u64 {
-        let root_sectors = self.root_dir_bytes().div_ceil(u64::from(self.bytes_per_sector));
+        let root_sectors = self
+            .root_dir_bytes()
+            .div_ceil(u64::from(self.bytes_per_sector));
         self.root_dir_offset() + root_sectors * u64::from(self.bytes_per_sector)
     }
     /// Total size of the volume in bytes.
@@ -106,11 +110,18 @@ pub fn parse_bpb(s: &[u8], volume_len: u64) -> Result<Bpb> {
     }
     let bytes_per_sector = u32::from(le16(s, 11));
     if !(512..=4096).contains(&bytes_per_sector) || !bytes_per_sector.is_power_of_two() {
-        return Err(Error::fat(format!("bad bytes per sector {bytes_per_sector}")));
+        return Err(Error::fat(format!(
+            "bad bytes per sector {bytes_per_sector}"
+        )));
     }
     let sectors_per_cluster = u32::from(s[13]);
-    if sectors_per_cluster == 0 || !sectors_per_cluster.is_power_of_two() || sectors_per_cluster > 128 {
-        return Err(Error::fat(format!("bad sectors per cluster {sectors_per_cluster}")));
+    if sectors_per_cluster == 0
+        || !sectors_per_cluster.is_power_of_two()
+        || sectors_per_cluster > 128
+    {
+        return Err(Error::fat(format!(
+            "bad sectors per cluster {sectors_per_cluster}"
+        )));
     }
     let reserved_sectors = u32::from(le16(s, 14));
     let fats = u32::from(s[16]);
@@ -125,7 +136,9 @@ pub fn parse_bpb(s: &[u8], volume_len: u64) -> Result<Bpb> {
         return Err(Error::fat(format!("bad number of FATs {fats}")));
     }
     if (total16 == 0) == (total32 == 0) {
-        return Err(Error::fat("exactly one of the 16/32-bit sector counts must be set"));
+        return Err(Error::fat(
+            "exactly one of the 16/32-bit sector counts must be set",
+        ));
     }
     let total_sectors = if total16 != 0 { total16 } else { total32 };
     let is_fat32_layout = spf16 == 0;
@@ -134,7 +147,9 @@ pub fn parse_bpb(s: &[u8], volume_len: u64) -> Result<Bpb> {
         return Err(Error::fat("zero sectors per FAT"));
     }
     if is_fat32_layout && (root_entries != 0 || total16 != 0) {
-        return Err(Error::fat("FAT32 layout with FAT16 root entries or sector count"));
+        return Err(Error::fat(
+            "FAT32 layout with FAT16 root entries or sector count",
+        ));
     }
     if !is_fat32_layout && root_entries == 0 {
         return Err(Error::fat("FAT12/16 layout without root directory entries"));
@@ -150,13 +165,13 @@ pub fn parse_bpb(s: &[u8], volume_len: u64) -> Result<Bpb> {
         )));
     }
     let root_sectors = (u64::from(root_entries) * 32).div_ceil(bps);
-    let first_data = u64::from(reserved_sectors)
-        + u64::from(fats) * u64::from(sectors_per_fat)
-        + root_sectors;
+    let first_data =
+        u64::from(reserved_sectors) + u64::from(fats) * u64::from(sectors_per_fat) + root_sectors;
     if first_data >= u64::from(total_sectors) {
         return Err(Error::fat("metadata is larger than the volume"));
     }
-    let clusters = ((u64::from(total_sectors) - first_data) / u64::from(sectors_per_cluster)) as u32;
+    let clusters =
+        ((u64::from(total_sectors) - first_data) / u64::from(sectors_per_cluster)) as u32;
     let kind = if clusters < 4085 {
         FatKind::Fat12
     } else if clusters < 65525 {
@@ -188,12 +203,18 @@ pub fn parse_bpb(s: &[u8], volume_len: u64) -> Result<Bpb> {
     if kind == FatKind::Fat32 {
         root_cluster = le32(s, 44);
         if root_cluster < 2 || root_cluster >= clusters + 2 {
-            return Err(Error::fat(format!("root cluster {root_cluster} out of range")));
+            return Err(Error::fat(format!(
+                "root cluster {root_cluster} out of range"
+            )));
         }
         let fs_info = u32::from(le16(s, 48));
         let backup = u32::from(le16(s, 50));
-        if fs_info >= reserved_sectors || (backup != 0 && backup != 0xFFFF && backup >= reserved_sectors) {
-            return Err(Error::fat("FSInfo or backup boot sector outside the reserved area"));
+        if fs_info >= reserved_sectors
+            || (backup != 0 && backup != 0xFFFF && backup >= reserved_sectors)
+        {
+            return Err(Error::fat(
+                "FSInfo or backup boot sector outside the reserved area",
+            ));
         }
         label_at = 0x47;
         sig_at = 0x42;
@@ -296,12 +317,14 @@ impl<R: ReadAt> FatVolume<R> {
             }
             FatKind::Fat16 => {
                 let mut b = [0u8; 2];
-                self.src.read_exact_at(fat + u64::from(cluster) * 2, &mut b)?;
+                self.src
+                    .read_exact_at(fat + u64::from(cluster) * 2, &mut b)?;
                 u32::from(u16::from_le_bytes(b))
             }
             FatKind::Fat32 => {
                 let mut b = [0u8; 4];
-                self.src.read_exact_at(fat + u64::from(cluster) * 4, &mut b)?;
+                self.src
+                    .read_exact_at(fat + u64::from(cluster) * 4, &mut b)?;
                 u32::from_le_bytes(b) & 0x0FFF_FFFF
             }
         })
@@ -324,7 +347,9 @@ impl<R: ReadAt> FatVolume<R> {
         let mut c = first;
         loop {
             if c < 2 || c >= max {
-                return Err(Error::fat(format!("cluster {c} out of range in chain from {first}")));
+                return Err(Error::fat(format!(
+                    "cluster {c} out of range in chain from {first}"
+                )));
             }
             if out.len() as u64 > u64::from(self.bpb.clusters) {
                 return Err(Error::fat(format!("cluster chain from {first} loops")));
@@ -335,13 +360,16 @@ impl<R: ReadAt> FatVolume<R> {
                 return Ok(out);
             }
             if next < 2 {
-                return Err(Error::fat(format!("chain from {first} runs into a free cluster")));
+                return Err(Error::fat(format!(
+                    "chain from {first} runs into a free cluster"
+                )));
             }
             c = next;
         }
     }
 
-    fn cluster_offset(&self, cluster: u32) -> u64 {
+    /// Absolute offset (in the source) of a data cluster.
+    pub(crate) fn cluster_offset(&self, cluster: u32) -> u64 {
         self.base + self.bpb.data_offset() + u64::from(cluster - 2) * self.bpb.cluster_bytes()
     }
 
@@ -431,7 +459,9 @@ impl<R: ReadAt> FatVolume<R> {
             return Err(Error::fat(format!("{path} is a directory")));
         }
         if u64::from(e.size) > MAX_READ_FILE {
-            return Err(Error::fat(format!("{path} is larger than {MAX_READ_FILE} bytes")));
+            return Err(Error::fat(format!(
+                "{path} is larger than {MAX_READ_FILE} bytes"
+            )));
         }
         if e.size == 0 {
             return Ok(Vec::new());
@@ -440,13 +470,16 @@ impl<R: ReadAt> FatVolume<R> {
         let cb = self.bpb.cluster_bytes();
         let need = u64::from(e.size).div_ceil(cb);
         if (chain.len() as u64) < need {
-            return Err(Error::fat(format!("{path}: cluster chain shorter than the file size")));
+            return Err(Error::fat(format!(
+                "{path}: cluster chain shorter than the file size"
+            )));
         }
         let mut out = vec![0u8; e.size as usize];
         for (i, c) in chain.iter().take(need as usize).enumerate() {
             let start = i * cb as usize;
             let end = (start + cb as usize).min(out.len());
-            self.src.read_exact_at(self.cluster_offset(*c), &mut out[start..end])?;
+            self.src
+                .read_exact_at(self.cluster_offset(*c), &mut out[start..end])?;
         }
         Ok(out)
     }
@@ -464,7 +497,10 @@ impl<R: ReadAt> FatVolume<R> {
             for e in self.list(loc)? {
                 if e.first_cluster == 0 {
                     if !e.is_dir() && e.size != 0 {
-                        return Err(Error::fat(format!("{}: non-empty file without clusters", e.name)));
+                        return Err(Error::fat(format!(
+                            "{}: non-empty file without clusters",
+                            e.name
+                        )));
                     }
                     continue;
                 }
@@ -507,7 +543,11 @@ fn short_name_string(raw: &[u8], nt_flags: u8) -> String {
     if nt_flags & 0x10 != 0 {
         ext = ext.to_ascii_lowercase();
     }
-    if ext.is_empty() { base } else { format!("{base}.{ext}") }
+    if ext.is_empty() {
+        base
+    } else {
+        format!("{base}.{ext}")
+    }
 }
 
 fn lfn_checksum(short: &[u8]) -> u8 {
@@ -553,7 +593,11 @@ fn parse_dir(raw: &[u8], _kind: FatKind) -> Vec<DirEntry> {
         let sum = lfn_checksum(&e[0..11]);
         let long = long_name(&lfn, sum);
         lfn.clear();
-        let hi = if _kind == FatKind::Fat32 { u32::from(le16(e, 20)) } else { 0 };
+        let hi = if _kind == FatKind::Fat32 {
+            u32::from(le16(e, 20))
+        } else {
+            0
+        };
         out.push(DirEntry {
             name: long.unwrap_or_else(|| short.clone()),
             short_name: short,

@@ -28,7 +28,9 @@ use crate::configure::{BootPartition, find_boot_partition_in, os_version_from_os
 use crate::error::{Error, Result};
 use crate::fat::FatVolume;
 use crate::io::ReadAt;
-use crate::manifest::{DEFAULT_IMAGE_KEY, ImageEntry, ImageManifest, PartEntry, PartInfo, PartsLayout};
+use crate::manifest::{
+    DEFAULT_IMAGE_KEY, ImageEntry, ImageManifest, PartEntry, PartInfo, PartsLayout,
+};
 use crate::partition::read_partition_table;
 use crate::parts::PartEncoder;
 
@@ -134,25 +136,43 @@ pub struct PlannedPart {
     pub partition: Option<u32>,
 }
 
-fn push_chunks(out: &mut Vec<PlannedPart>, offset: u64, len: u64, chunk: u64, partition: Option<u32>) {
+fn push_chunks(
+    out: &mut Vec<PlannedPart>,
+    offset: u64,
+    len: u64,
+    chunk: u64,
+    partition: Option<u32>,
+) {
     if len == 0 {
         return;
     }
     if chunk == 0 {
-        out.push(PlannedPart { offset, len, partition });
+        out.push(PlannedPart {
+            offset,
+            len,
+            partition,
+        });
         return;
     }
     let mut at = offset;
     while at < offset + len {
         let n = chunk.min(offset + len - at);
-        out.push(PlannedPart { offset: at, len: n, partition });
+        out.push(PlannedPart {
+            offset: at,
+            len: n,
+            partition,
+        });
         at += n;
     }
 }
 
 /// Plans the parts of an image: gaps, partitions (boot partition in
 /// `boot_chunk` chunks, others in `chunk` chunks), trailing gap.
-pub fn plan_parts<R: ReadAt + ?Sized>(src: &R, boot_chunk: u64, chunk: u64) -> Result<(Vec<PlannedPart>, Option<BootPartition>)> {
+pub fn plan_parts<R: ReadAt + ?Sized>(
+    src: &R,
+    boot_chunk: u64,
+    chunk: u64,
+) -> Result<(Vec<PlannedPart>, Option<BootPartition>)> {
     let len = src.len_bytes()?;
     let table = read_partition_table(src)?;
     table.check_layout(len)?;
@@ -160,13 +180,25 @@ pub fn plan_parts<R: ReadAt + ?Sized>(src: &R, boot_chunk: u64, chunk: u64) -> R
     let mut out = Vec::new();
     let mut at = 0u64;
     if table.partitions.is_empty() {
-        push_chunks(&mut out, 0, len, if boot.is_some() { boot_chunk } else { chunk }, None);
+        push_chunks(
+            &mut out,
+            0,
+            len,
+            if boot.is_some() { boot_chunk } else { chunk },
+            None,
+        );
         return Ok((out, boot));
     }
     for p in table.by_start() {
         push_chunks(&mut out, at, p.start - at, chunk, None);
         let is_boot = boot.as_ref().is_some_and(|b| b.index == Some(p.index));
-        push_chunks(&mut out, p.start, p.len, if is_boot { boot_chunk } else { chunk }, Some(p.index));
+        push_chunks(
+            &mut out,
+            p.start,
+            p.len,
+            if is_boot { boot_chunk } else { chunk },
+            Some(p.index),
+        );
         at = p.end();
     }
     push_chunks(&mut out, at, len - at, chunk, None);
@@ -195,7 +227,11 @@ fn compress_part<R: ReadAt + ?Sized>(
         let mut buf = vec![0u8; p.len as usize];
         src.read_exact_at(p.offset, &mut buf)?;
         let (z, crc) = if is_zero(&buf) {
-            let cached = zero_cache.lock().unwrap_or_else(|e| e.into_inner()).get(&p.len).cloned();
+            let cached = zero_cache
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&p.len)
+                .cloned();
             let entry = match cached {
                 Some(c) => c,
                 None => {
@@ -255,7 +291,8 @@ pub fn compress_parts<R: ReadAt + Sync + ?Sized>(
     .min(plan.len().max(1));
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
-    let results: Mutex<Vec<Option<Result<(u32, u64)>>>> = Mutex::new((0..plan.len()).map(|_| None).collect());
+    let results: Mutex<Vec<Option<Result<(u32, u64)>>>> =
+        Mutex::new((0..plan.len()).map(|_| None).collect());
     let zero_cache = Mutex::new(HashMap::new());
     std::thread::scope(|s| {
         for _ in 0..threads {
@@ -278,7 +315,8 @@ pub fn compress_parts<R: ReadAt + Sync + ?Sized>(
     let results = results.into_inner().unwrap_or_else(|e| e.into_inner());
     let mut out = Vec::with_capacity(plan.len());
     for (i, (p, r)) in plan.iter().zip(results).enumerate() {
-        let (crc, z_len) = r.ok_or_else(|| Error::Io(io::Error::other("a compression worker stopped early")))??;
+        let (crc, z_len) =
+            r.ok_or_else(|| Error::Io(io::Error::other("a compression worker stopped early")))??;
         out.push(PartInfo {
             filename: format!("part-{i}.deflate"),
             crc,
@@ -310,7 +348,11 @@ fn sync_dir(dir: &Path) {
 }
 
 /// Imports a raw image already readable at any offset.
-pub fn import_from<R: ReadAt + Sync + ?Sized>(src: &R, out_dir: &Path, opts: &ImportOptions) -> Result<ImportReport> {
+pub fn import_from<R: ReadAt + Sync + ?Sized>(
+    src: &R,
+    out_dir: &Path,
+    opts: &ImportOptions,
+) -> Result<ImportReport> {
     if opts.image_key.is_empty() {
         return Err(Error::InvalidArgument("empty image key".into()));
     }
@@ -338,7 +380,9 @@ pub fn import_from<R: ReadAt + Sync + ?Sized>(src: &R, out_dir: &Path, opts: &Im
         .and_then(|b| FatVolume::open(src, b.start, b.len).ok());
     let device_type_json = match &opts.device_type_json {
         Some(d) => Some(d.clone()),
-        None => vol.as_ref().and_then(|v| v.read_file("/device-type.json").ok()),
+        None => vol
+            .as_ref()
+            .and_then(|v| v.read_file("/device-type.json").ok()),
     };
     if let Some(d) = &device_type_json {
         serde_json::from_slice::<serde_json::Value>(d)?;
@@ -358,11 +402,18 @@ pub fn import_from<R: ReadAt + Sync + ?Sized>(src: &R, out_dir: &Path, opts: &Im
         images: vec![(
             opts.image_key.clone(),
             ImageEntry {
-                parts: layout.parts().iter().map(PartInfo::to_entry).collect::<Vec<PartEntry>>(),
+                parts: layout
+                    .parts()
+                    .iter()
+                    .map(PartInfo::to_entry)
+                    .collect::<Vec<PartEntry>>(),
             },
         )],
     };
-    write_atomic(&out_dir.join(opts.artifact.manifest_name()), &manifest.to_vec())?;
+    write_atomic(
+        &out_dir.join(opts.artifact.manifest_name()),
+        &manifest.to_vec(),
+    )?;
     sync_dir(out_dir);
     fs::remove_file(&ignore)?;
     sync_dir(out_dir);
@@ -381,7 +432,11 @@ pub fn import_from<R: ReadAt + Sync + ?Sized>(src: &R, out_dir: &Path, opts: &Im
 ///
 /// An `IGNORE` file exists in `out_dir` for the whole import, so a crash
 /// never leaves a half-written release that looks complete.
-pub fn import_image(input: impl AsRef<Path>, out_dir: impl AsRef<Path>, opts: &ImportOptions) -> Result<ImportReport> {
+pub fn import_image(
+    input: impl AsRef<Path>,
+    out_dir: impl AsRef<Path>,
+    opts: &ImportOptions,
+) -> Result<ImportReport> {
     let input = input.as_ref();
     let out_dir = out_dir.as_ref();
     let mut f = File::open(input)?;
@@ -402,7 +457,9 @@ pub fn import_image(input: impl AsRef<Path>, out_dir: impl AsRef<Path>, opts: &I
         let tmp = TempFile(out_dir.join(".import-raw.tmp"));
         let mut zip = zip::ZipArchive::new(f).map_err(|e| Error::Archive(e.to_string()))?;
         let index = pick_zip_entry(&mut zip)?;
-        let mut entry = zip.by_index(index).map_err(|e| Error::Archive(e.to_string()))?;
+        let mut entry = zip
+            .by_index(index)
+            .map_err(|e| Error::Archive(e.to_string()))?;
         let raw = write_sparse(&mut entry, &tmp.0)?;
         drop(entry);
         return import_from(&raw, out_dir, opts);
@@ -415,7 +472,10 @@ fn pick_zip_entry<R: Read + Seek>(zip: &mut zip::ZipArchive<R>) -> Result<usize>
     for i in 0..zip.len() {
         let e = zip.by_index(i).map_err(|e| Error::Archive(e.to_string()))?;
         if e.is_file() {
-            let name = e.name().map_err(|e| Error::Archive(e.to_string()))?.to_string();
+            let name = e
+                .name()
+                .map_err(|e| Error::Archive(e.to_string()))?
+                .to_string();
             files.push((i, name));
         }
     }
@@ -450,7 +510,12 @@ impl Drop for TempFile {
 /// Copies `r` into a new file at `path`, seeking over all-zero blocks so
 /// the file stays sparse; returns the file opened for reading.
 fn write_sparse<R: Read>(r: &mut R, path: &Path) -> Result<File> {
-    let mut f = OpenOptions::new().read(true).write(true).create(true).truncate(true).open(path)?;
+    let mut f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)?;
     let mut buf = vec![0u8; 1 << 20];
     let mut len = 0u64;
     loop {

@@ -6,9 +6,9 @@
 //! [`BLOCK`] bytes ahead of the writer.
 
 use std::io::{self, Read, Write};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
-use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::manifest::PartInfo;

@@ -43,12 +43,17 @@ pub mod parts;
 
 pub use config::{ConfigPartition, Configuration, NetworkEntry, StaticIp};
 pub use configure::{
-    BOOT_LABELS, BootPartition, ConfigureReport, FoundBy, compute_patches, configure_image_file, configure_overlay,
-    filesystem_label, find_boot_partition, find_boot_partition_in, os_version_from_os_release, read_boot_file,
+    BOOT_LABELS, BootPartition, ConfigureReport, FoundBy, compute_patches, configure_image_file,
+    configure_overlay, filesystem_label, find_boot_partition, find_boot_partition_in,
+    os_version_from_os_release, read_boot_file,
 };
 pub use error::{Error, Result};
 pub use io::{ReadAt, SeekReader, Slice, Zeros};
-pub use manifest::{DEFAULT_IMAGE_KEY, ImageEntry, ImageManifest, PartEntry, PartInfo, PartsLayout};
+pub use manifest::{
+    DEFAULT_IMAGE_KEY, ImageEntry, ImageManifest, PartEntry, PartInfo, PartsLayout,
+};
 pub use overlay::{ConfiguredImage, Overlay, Patches, RangeReader, Window};
 pub use partition::{Partition, PartitionTable, PartitionType, TableKind, read_partition_table};
-pub use parts::{ConfiguredParts, DirPartStore, PartData, PartRef, PartStore, PartsImage, configure_parts};
+pub use parts::{
+    ConfiguredParts, DirPartStore, PartData, PartRef, PartStore, PartsImage, configure_parts,
+};

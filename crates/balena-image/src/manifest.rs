@@ -37,7 +37,11 @@ pub struct PartEntry {
     pub z_len: u64,
     /// `"(N)"` when the part belongs to partition N. This crate marks every
     /// chunk of a partition; upstream marks the single part per partition.
-    #[serde(rename = "partitionIndex", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "partitionIndex",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub partition_index: Option<String>,
     /// Byte offset of the part in the image (this crate's extension).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -154,7 +158,10 @@ impl PartsLayout {
         let mut off = 0u64;
         for e in entries {
             if !is_safe_part_name(&e.filename) {
-                return Err(Error::Manifest(format!("unsafe part file name {:?}", e.filename)));
+                return Err(Error::Manifest(format!(
+                    "unsafe part file name {:?}",
+                    e.filename
+                )));
             }
             if let Some(o) = e.offset {
                 if o != off {

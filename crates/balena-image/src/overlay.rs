@@ -44,7 +44,9 @@ impl Patches {
 
     /// Whether any changed byte falls inside `[start, end)`.
     pub fn touches(&self, start: u64, end: u64) -> bool {
-        let i = self.runs.partition_point(|(o, b)| o + b.len() as u64 <= start);
+        let i = self
+            .runs
+            .partition_point(|(o, b)| o + b.len() as u64 <= start);
         self.runs.get(i).is_some_and(|(o, _)| *o < end)
     }
 
@@ -145,7 +147,9 @@ impl<B: ReadAt> Overlay<B> {
         let end = at
             .checked_add(data.len() as u64)
             .filter(|&e| e <= self.len)
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "write past end of image"))?;
+            .ok_or_else(|| {
+                io::Error::new(io::ErrorKind::InvalidInput, "write past end of image")
+            })?;
         let _ = end;
         while !data.is_empty() {
             let page = at / PAGE;
@@ -154,7 +158,13 @@ impl<B: ReadAt> Overlay<B> {
             if !self.dirty.contains_key(&page) {
                 let original = self.load(page)?;
                 let data_copy = original.clone();
-                self.dirty.insert(page, DirtyPage { original, data: data_copy });
+                self.dirty.insert(
+                    page,
+                    DirtyPage {
+                        original,
+                        data: data_copy,
+                    },
+                );
             }
             if let Some(d) = self.dirty.get_mut(&page) {
                 d.data[in_page..in_page + n].copy_from_slice(&data[..n]);
@@ -238,7 +248,9 @@ impl<B: ReadAt> Read for Window<'_, B> {
             return Ok(0);
         }
         let max = ((self.len - self.pos).min(buf.len() as u64)) as usize;
-        let n = self.overlay.read_at(self.start + self.pos, &mut buf[..max])?;
+        let n = self
+            .overlay
+            .read_at(self.start + self.pos, &mut buf[..max])?;
         self.pos += n as u64;
         Ok(n)
     }
@@ -247,7 +259,10 @@ impl<B: ReadAt> Read for Window<'_, B> {
 impl<B: ReadAt> Write for Window<'_, B> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         if self.pos >= self.len && !buf.is_empty() {
-            return Err(io::Error::new(io::ErrorKind::WriteZero, "write past end of volume"));
+            return Err(io::Error::new(
+                io::ErrorKind::WriteZero,
+                "write past end of volume",
+            ));
         }
         let n = ((self.len - self.pos).min(buf.len() as u64)) as usize;
         self.overlay.write_at(self.start + self.pos, &buf[..n])?;
@@ -271,7 +286,10 @@ impl<B> Seek for Window<'_, B> {
                 self.pos = p;
                 Ok(p)
             }
-            _ => Err(io::Error::new(io::ErrorKind::InvalidInput, "seek outside the volume")),
+            _ => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "seek outside the volume",
+            )),
         }
     }
 }
@@ -363,7 +381,10 @@ impl<R: ReadAt> Read for RangeReader<R> {
         let max = ((self.end - self.pos).min(buf.len() as u64)) as usize;
         let n = self.inner.read_at(self.pos, &mut buf[..max])?;
         if n == 0 {
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "base ended early"));
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "base ended early",
+            ));
         }
         self.pos += n as u64;
         Ok(n)

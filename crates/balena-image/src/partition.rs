@@ -65,7 +65,8 @@ pub const fn guid_bytes(d1: u32, d2: u16, d3: u16, d4: u16, d5: u64) -> [u8; 16]
     let d = d4.to_be_bytes();
     let e = d5.to_be_bytes();
     [
-        a[0], a[1], a[2], a[3], b[0], b[1], c[0], c[1], d[0], d[1], e[2], e[3], e[4], e[5], e[6], e[7],
+        a[0], a[1], a[2], a[3], b[0], b[1], c[0], c[1], d[0], d[1], e[2], e[3], e[4], e[5], e[6],
+        e[7],
     ]
 }
 
@@ -396,7 +397,9 @@ fn read_gpt<R: ReadAt + ?Sized>(src: &R, image_len: u64) -> Result<PartitionTabl
             }
         }
     }
-    Err(Error::table(format!("protective MBR but no valid GPT: {last_reason}")))
+    Err(Error::table(format!(
+        "protective MBR but no valid GPT: {last_reason}"
+    )))
 }
 
 fn read_gpt_entries<R: ReadAt + ?Sized>(src: &R, h: &GptHeader, bs: u64) -> Result<Vec<Partition>> {

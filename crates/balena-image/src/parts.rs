@@ -59,7 +59,10 @@ impl DirPartStore {
 impl PartStore for DirPartStore {
     fn open_part(&self, filename: &str, offset: u64) -> io::Result<Box<dyn Read + Send>> {
         if !is_safe_part_name(filename) {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "unsafe part file name"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "unsafe part file name",
+            ));
         }
         let mut f = File::open(self.dir.join(filename))?;
         if offset > 0 {
@@ -125,7 +128,11 @@ impl PartDecoder {
                 if self.in_len == 0 {
                     return Err(corrupt(
                         &self.name,
-                        format!("compressed data ends after {} of {} bytes", self.produced + done as u64, self.len),
+                        format!(
+                            "compressed data ends after {} of {} bytes",
+                            self.produced + done as u64,
+                            self.len
+                        ),
                     ));
                 }
             }
@@ -144,7 +151,10 @@ impl PartDecoder {
             self.in_pos += used;
             done += made;
             if status == Status::StreamEnd && done < want {
-                return Err(corrupt(&self.name, "deflate stream ends before the part length"));
+                return Err(corrupt(
+                    &self.name,
+                    "deflate stream ends before the part length",
+                ));
             }
             if used == 0 && made == 0 {
                 stalls += 1;
@@ -203,7 +213,9 @@ impl PartEncoder {
             self.out.reserve(data.len() / 2 + 1024);
             let before = self.compress.total_in();
             // Writing into spare capacity never fails for a valid stream.
-            let _ = self.compress.compress_vec(data, &mut self.out, FlushCompress::None);
+            let _ = self
+                .compress
+                .compress_vec(data, &mut self.out, FlushCompress::None);
             let used = (self.compress.total_in() - before) as usize;
             data = &data[used..];
         }
@@ -218,7 +230,9 @@ impl PartEncoder {
     pub fn finish(mut self) -> (Vec<u8>, u32, u64) {
         loop {
             self.out.reserve(4096);
-            let _ = self.compress.compress_vec(&[], &mut self.out, FlushCompress::Sync);
+            let _ = self
+                .compress
+                .compress_vec(&[], &mut self.out, FlushCompress::Sync);
             // zlib stops early only when the output buffer is full; a
             // repeated sync flush without input adds nothing.
             if self.out.len() < self.out.capacity() {
@@ -365,14 +379,19 @@ impl ConfiguredParts {
 
     /// How many parts were re-deflated.
     pub fn replaced_count(&self) -> usize {
-        self.parts.iter().filter(|p| matches!(p.data, PartData::Replaced(_))).count()
+        self.parts
+            .iter()
+            .filter(|p| matches!(p.data, PartData::Replaced(_)))
+            .count()
     }
 
     /// CRC-32 of the whole uncompressed image, combined from part CRCs.
     pub fn crc(&self) -> u32 {
         let mut h = crc32fast::Hasher::new();
         for p in &self.parts {
-            h.combine(&crc32fast::Hasher::new_with_initial_len(p.info.crc, p.info.len));
+            h.combine(&crc32fast::Hasher::new_with_initial_len(
+                p.info.crc, p.info.len,
+            ));
         }
         h.finalize()
     }
@@ -381,7 +400,11 @@ impl ConfiguredParts {
 /// Re-deflates one stored part with `patches` applied, checking the stored
 /// data against the manifest CRC on the way. Memory: the compressed output
 /// plus fixed buffers.
-pub fn redeflate_part<S: PartStore + ?Sized>(store: &S, part: &PartInfo, patches: &Patches) -> Result<PartRef> {
+pub fn redeflate_part<S: PartStore + ?Sized>(
+    store: &S,
+    part: &PartInfo,
+    patches: &Patches,
+) -> Result<PartRef> {
     let mut dec = PartDecoder::open(store, part)?;
     let mut enc = PartEncoder::new();
     let mut orig_crc = crc32fast::Hasher::new();
@@ -432,7 +455,11 @@ pub fn redeflate_part<S: PartStore + ?Sized>(store: &S, part: &PartInfo, patches
 /// let parts = configure_parts(&layout, &DirPartStore::new(out.join("compressed")), &cfg).unwrap();
 /// assert!(parts.replaced_count() >= 1 && parts.replaced_count() < layout.parts().len());
 /// ```
-pub fn configure_parts<S: PartStore>(layout: &PartsLayout, store: &S, cfg: &Configuration) -> Result<ConfiguredParts> {
+pub fn configure_parts<S: PartStore>(
+    layout: &PartsLayout,
+    store: &S,
+    cfg: &Configuration,
+) -> Result<ConfiguredParts> {
     let image = PartsImage::new(layout.clone(), store);
     let report = compute_patches(&image, cfg)?;
     let mut parts = Vec::with_capacity(layout.parts().len());
@@ -460,7 +487,10 @@ mod tests {
     struct MemStore(HashMap<String, Vec<u8>>);
     impl PartStore for MemStore {
         fn open_part(&self, f: &str, off: u64) -> io::Result<Box<dyn Read + Send>> {
-            let d = self.0.get(f).ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
+            let d = self
+                .0
+                .get(f)
+                .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
             Ok(Box::new(io::Cursor::new(d[off as usize..].to_vec())))
         }
     }
@@ -475,7 +505,9 @@ mod tests {
         all.extend_from_slice(&zb);
         all.extend_from_slice(&[3, 0]);
         let mut out = Vec::new();
-        flate2::read::DeflateDecoder::new(&all[..]).read_to_end(&mut out).unwrap();
+        flate2::read::DeflateDecoder::new(&all[..])
+            .read_to_end(&mut out)
+            .unwrap();
         let mut expect = a.clone();
         expect.extend_from_slice(&b);
         assert_eq!(out, expect);
@@ -486,10 +518,27 @@ mod tests {
         let a: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 253) as u8).collect();
         let (z0, c0) = deflate_part(&a[..100_000]);
         let (z1, c1) = deflate_part(&a[100_000..]);
-        let store = MemStore(HashMap::from([("p0".to_string(), z0.clone()), ("p1".to_string(), z1.clone())]));
+        let store = MemStore(HashMap::from([
+            ("p0".to_string(), z0.clone()),
+            ("p1".to_string(), z1.clone()),
+        ]));
         let layout = PartsLayout::from_parts(vec![
-            PartInfo { filename: "p0".into(), crc: c0, len: 100_000, z_len: z0.len() as u64, offset: 0, partition: None },
-            PartInfo { filename: "p1".into(), crc: c1, len: 200_000, z_len: z1.len() as u64, offset: 100_000, partition: Some(1) },
+            PartInfo {
+                filename: "p0".into(),
+                crc: c0,
+                len: 100_000,
+                z_len: z0.len() as u64,
+                offset: 0,
+                partition: None,
+            },
+            PartInfo {
+                filename: "p1".into(),
+                crc: c1,
+                len: 200_000,
+                z_len: z1.len() as u64,
+                offset: 100_000,
+                partition: Some(1),
+            },
         ])
         .unwrap();
         let img = PartsImage::new(layout, store);
@@ -504,7 +553,10 @@ mod tests {
     fn truncated_part_is_an_error() {
         let a = vec![1u8; 50_000];
         let (z, c) = deflate_part(&a);
-        let store = MemStore(HashMap::from([("p".to_string(), z[..z.len() / 2].to_vec())]));
+        let store = MemStore(HashMap::from([(
+            "p".to_string(),
+            z[..z.len() / 2].to_vec(),
+        )]));
         let layout = PartsLayout::from_parts(vec![PartInfo {
             filename: "p".into(),
             crc: c,

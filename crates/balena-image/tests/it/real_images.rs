@@ -1,0 +1,499 @@
+//! Images made by real tools (sfdisk / sgdisk, mkfs.vfat, mtools), configured
+//! in all three ways, checked by real tools.
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use balena_image::assemble::{DownloadPlan, ZipOptions};
+use balena_image::import::{ImportOptions, import_image};
+use balena_image::inflate::{RawImageReader, inflate_to_writer};
+use balena_image::{
+    Configuration, ConfiguredParts, DirPartStore, ImageManifest, ReadAt, TableKind,
+    configure_image_file, configure_overlay, configure_parts, find_boot_partition,
+    read_partition_table,
+};
+
+use crate::util::{fsck_partition, mimg, run, run_stdin, sparse_file, tmp};
+
+#[derive(Clone, Copy, Debug)]
+enum Fat {
+    F12,
+    F16,
+    F32,
+}
+
+struct Real {
+    path: PathBuf,
+    boot_start: u64,
+    boot_len: u64,
+}
+
+fn fill_random(path: &Path, start: u64, len: u64, seed: u64) {
+    use std::io::{Seek, SeekFrom, Write};
+    let mut f = fs::OpenOptions::new().write(true).open(path).unwrap();
+    f.seek(SeekFrom::Start(start)).unwrap();
+    let mut x = seed | 1;
+    let mut buf = Vec::with_capacity(len as usize);
+    while (buf.len() as u64) < len / 2 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        buf.extend_from_slice(&x.to_le_bytes());
+    }
+    while (buf.len() as u64) < len {
+        buf.extend_from_slice(b"rootfs text ");
+    }
+    buf.truncate(len as usize);
+    f.write_all(&buf).unwrap();
+}
+
+/// Builds a balenaOS-like image with real tools.
+fn build_real(dir: &Path, gpt: bool, fat: Fat, label: &str) -> Real {
+    let path = dir.join("real.img");
+    sparse_file(&path, 64 << 20);
+    let boot_sectors: u64 = match fat {
+        Fat::F12 => 3 * 2048,
+        Fat::F16 => 20 * 2048,
+        Fat::F32 => 40 * 2048,
+    };
+    let p = path.to_str().unwrap();
+    if gpt {
+        run(
+            "sgdisk",
+            &[
+                "-o",
+                "-n",
+                &format!("1:2048:+{}K", boot_sectors / 2),
+                "-t",
+                "1:ef00",
+                "-c",
+                &format!("1:{label}"),
+                "-n",
+                "2:0:+6M",
+                "-t",
+                "2:8300",
+                "-c",
+                "2:resin-rootA",
+                "-n",
+                "3:0:+6M",
+                "-c",
+                "3:resin-rootB",
+                "-n",
+                "4:0:+2M",
+                "-c",
+                "4:resin-state",
+                "-n",
+                "5:0:+4M",
+                "-c",
+                "5:resin-data",
+                p,
+            ],
+        );
+    } else {
+        let fat_type = match fat {
+            Fat::F32 => "c",
+            _ => "e",
+        };
+        let script = format!(
+            "label: dos\nunit: sectors\n\nstart=2048, size={boot_sectors}, type={fat_type}, bootable\nsize=12288, type=83\nsize=12288, type=83\ntype=f\nsize=4096, type=83\nsize=8192, type=83\n"
+        );
+        run_stdin("sfdisk", &["-q", p], &script);
+    }
+    // Cross-check our table reader against sfdisk's.
+    let json: serde_json::Value = serde_json::from_slice(&run("sfdisk", &["-J", p])).unwrap();
+    let theirs: Vec<(u64, u64)> = json["partitiontable"]["partitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| !["5", "f", "85"].contains(&e["type"].as_str().unwrap_or("")))
+        .map(|e| {
+            (
+                e["start"].as_u64().unwrap() * 512,
+                e["size"].as_u64().unwrap() * 512,
+            )
+        })
+        .collect();
+    let file = fs::File::open(&path).unwrap();
+    let table = read_partition_table(&file).unwrap();
+    let ours: Vec<(u64, u64)> = table.partitions.iter().map(|p| (p.start, p.len)).collect();
+    assert_eq!(ours, theirs, "partition table differs from sfdisk -J");
+    if gpt {
+        assert_eq!(table.kind, TableKind::Gpt { block_size: 512 });
+    } else {
+        let idx: Vec<u32> = table.partitions.iter().map(|p| p.index).collect();
+        assert_eq!(idx, [1, 2, 3, 5, 6]);
+    }
+    for (i, (s, l)) in ours.iter().enumerate().skip(1) {
+        fill_random(&path, *s, *l / 2, i as u64 * 7919);
+    }
+    let boot_start = 2048 * 512;
+    let boot_len = boot_sectors * 512;
+    let fflag = match fat {
+        Fat::F12 => "12",
+        Fat::F16 => "16",
+        Fat::F32 => "32",
+    };
+    let mut args = vec![
+        "-F", fflag, "-n", label, "-i", "12345678", "--offset", "2048",
+    ];
+    if matches!(fat, Fat::F32) {
+        args.extend(["-s", "1"]);
+    }
+    let blocks = (boot_sectors / 2).to_string();
+    args.push(p);
+    args.push(&blocks);
+    run("mkfs.vfat", &args);
+    let img = mimg(&path, boot_start);
+    let stage = dir.join("stage");
+    fs::create_dir_all(&stage).unwrap();
+    let put = |name: &str, content: &[u8]| {
+        let f = stage.join(name.replace('/', "_"));
+        fs::write(&f, content).unwrap();
+        run(
+            "mcopy",
+            &["-i", &img, f.to_str().unwrap(), &format!("::{name}")],
+        );
+    };
+    put(
+        "config.json",
+        br#"{"deviceType":"raspberrypi3","persistentLogging":false}"#,
+    );
+    put(
+        "device-type.json",
+        br#"{"slug":"raspberrypi3","configuration":{"config":{"partition":{"primary":1},"path":"/config.json"}}}"#,
+    );
+    put(
+        "os-release",
+        b"NAME=\"balenaOS\"\nVERSION=\"2.19.0+rev1\"\n",
+    );
+    put("balenaos.fingerprint", b"0  /device-type.json\n");
+    run("mmd", &["-i", &img, "::system-connections"]);
+    put(
+        "system-connections/balena-sample.ignore",
+        b"[connection]\nid=sample\n",
+    );
+    put("system-connections/README.ignore", b"readme\n");
+    Real {
+        path,
+        boot_start,
+        boot_len,
+    }
+}
+
+fn config() -> Configuration {
+    Configuration::from_json_str(
+        r#"{"applicationId":1234,"deviceType":"raspberrypi3","userId":5,"appUpdatePollInterval":600000,"listenPort":48484,"vpnPort":443,"apiEndpoint":"https://api.example.com","vpnEndpoint":"vpn.example.com","registryEndpoint":"registry2.example.com","deltaEndpoint":"https://delta.example.com","apiKey":"abcdefghijklmnopqrstuvwxyz012345","wifiSsid":"home-net","wifiKey":"correct horse battery","ip":"192.168.1.50","netmask":"255.255.255.0","gateway":"192.168.1.1","routeMetric":100,"network":[{"configuration":"[connection]\nid=eth-static\ntype=ethernet\n"},{"wifiSsid":"office"}]}"#,
+    )
+    .unwrap()
+}
+
+fn read_all(r: &mut impl Read) -> Vec<u8> {
+    let mut v = Vec::new();
+    r.read_to_end(&mut v).unwrap();
+    v
+}
+
+fn three_ways(gpt: bool, fat: Fat, label: &str) {
+    let dir = tmp();
+    let real = build_real(dir.path(), gpt, fat, label);
+    let cfg = config();
+    let base = fs::read(&real.path).unwrap();
+
+    // (c) prepare parts: fine (default) and upstream-style coarse layouts.
+    let fine_dir = dir.path().join("fine");
+    let coarse_dir = dir.path().join("coarse");
+    let fine = import_image(&real.path, &fine_dir, &ImportOptions::default()).unwrap();
+    let coarse = import_image(&real.path, &coarse_dir, &ImportOptions::coarse()).unwrap();
+    assert!(!fine_dir.join("IGNORE").exists());
+    assert_eq!(
+        fs::read_to_string(fine_dir.join("VERSION_HOSTOS")).unwrap(),
+        "2.19.0+rev1"
+    );
+    assert!(fine.device_type_json.is_some());
+    assert!(fine.layout.parts().len() > coarse.layout.parts().len());
+    // coarse = upstream: gap + one part per partition (+ EBR gaps) + tail
+    assert!(
+        coarse
+            .layout
+            .parts()
+            .iter()
+            .filter(|p| p.partition.is_some())
+            .count()
+            == 5
+    );
+
+    // (a) in place
+    let a_path = dir.path().join("a.img");
+    fs::copy(&real.path, &a_path).unwrap();
+    let rep = configure_image_file(&a_path, &cfg).unwrap();
+    assert_eq!(rep.boot.index, Some(1));
+    let a = fs::read(&a_path).unwrap();
+    assert_ne!(a, base);
+    // idempotent
+    configure_image_file(&a_path, &cfg).unwrap();
+    assert_eq!(
+        fs::read(&a_path).unwrap(),
+        a,
+        "second configure changed bytes"
+    );
+
+    // (b) overlay over the untouched base
+    let base_file = fs::File::open(&real.path).unwrap();
+    let ov = configure_overlay(&base_file, &cfg).unwrap();
+    let b = read_all(&mut ov.reader());
+    assert_eq!(b, a, "overlay differs from in-place");
+    // any byte range
+    let mut r = vec![0u8; 5000];
+    ov.read_exact_at(real.boot_start + 1000, &mut r).unwrap();
+    assert_eq!(r, a[real.boot_start as usize + 1000..][..5000]);
+
+    // (c) compressed parts → gz and zip
+    for (rel, layout) in [(&fine_dir, &fine.layout), (&coarse_dir, &coarse.layout)] {
+        let manifest =
+            ImageManifest::from_slice(&fs::read(rel.join("image.json")).unwrap()).unwrap();
+        assert_eq!(&manifest.layout("resin.img").unwrap(), layout);
+        let store = DirPartStore::new(rel.join("compressed"));
+        let parts = configure_parts(layout, &store, &cfg).unwrap();
+        let gz = DownloadPlan::gzip(&parts);
+        assert_eq!(gz.len(), parts.compressed_len() + 20);
+        let gz_path = dir.path().join("out.img.gz");
+        let mut f = fs::File::create(&gz_path).unwrap();
+        assert_eq!(gz.write_to(&store, &mut f).unwrap(), gz.len());
+        drop(f);
+        assert_eq!(fs::metadata(&gz_path).unwrap().len(), gz.len());
+        run("gzip", &["-t", gz_path.to_str().unwrap()]);
+        let c = run("gzip", &["-dc", gz_path.to_str().unwrap()]);
+        assert!(c == a, "gunzip of assembled .gz differs from in-place");
+
+        let zip = DownloadPlan::zip(
+            &[("balena-raspberrypi3.img", &parts)],
+            ZipOptions::default(),
+        )
+        .unwrap();
+        let zip_path = dir.path().join("out.zip");
+        let mut f = fs::File::create(&zip_path).unwrap();
+        zip.write_to(&store, &mut f).unwrap();
+        drop(f);
+        assert_eq!(fs::metadata(&zip_path).unwrap().len(), zip.len());
+        run("unzip", &["-tq", zip_path.to_str().unwrap()]);
+        let z = run(
+            "unzip",
+            &["-p", zip_path.to_str().unwrap(), "balena-raspberrypi3.img"],
+        );
+        assert!(z == a, "unzip -p of assembled .zip differs from in-place");
+
+        // Range reads over the plan equal slices of the whole.
+        let whole = fs::read(&gz_path).unwrap();
+        for (s, e) in [
+            (0u64, 7u64),
+            (5, 30_000),
+            (gz.len() - 9, gz.len()),
+            (1000, 1000),
+        ] {
+            let got = read_all(&mut gz.reader(&store, s, e));
+            assert_eq!(got, whole[s as usize..e as usize]);
+        }
+
+        // Parallel inflation of the configured parts, and the Read adapter.
+        let mut raw = Vec::new();
+        inflate_to_writer(&parts, &store, &mut raw, 2).unwrap();
+        assert!(raw == a, "inflated configured parts differ");
+        let mut rr = RawImageReader::spawn(parts.clone(), store.clone(), 2);
+        assert!(read_all(&mut rr) == a);
+
+        // Unconfigured gz is exactly Σ zLen + 20 and inflates to the base.
+        let plain = ConfiguredParts::unconfigured(layout);
+        let g = DownloadPlan::gzip(&plain);
+        assert_eq!(g.len(), layout.compressed_len() + 20);
+        let mut v = Vec::new();
+        g.write_to(&store, &mut v).unwrap();
+        let mut d = Vec::new();
+        flate2::read::GzDecoder::new(&v[..])
+            .read_to_end(&mut d)
+            .unwrap();
+        assert!(d == base);
+    }
+
+    // With fine parts only a few chunks are re-deflated.
+    let store = DirPartStore::new(fine_dir.join("compressed"));
+    let parts = configure_parts(&fine.layout, &store, &cfg).unwrap();
+    assert!(
+        parts.replaced_count() <= 4,
+        "replaced {} parts",
+        parts.replaced_count()
+    );
+
+    // Real tools read the result back.
+    let img = mimg(&a_path, real.boot_start);
+    assert_eq!(
+        run("mtype", &["-i", &img, "::config.json"]),
+        cfg.config_json()
+    );
+    let wifi = run(
+        "mtype",
+        &["-i", &img, "::system-connections/balena-wifi-01"],
+    );
+    let wifi = String::from_utf8(wifi).unwrap();
+    assert!(
+        wifi.contains("address1=192.168.1.50/24,192.168.1.1"),
+        "{wifi}"
+    );
+    assert!(wifi.contains("route-metric=100"));
+    assert_eq!(
+        run("mtype", &["-i", &img, "::system-connections/connection-01"]),
+        b"[connection]\nid=eth-static\ntype=ethernet\n"
+    );
+    let wifi2 = String::from_utf8(run(
+        "mtype",
+        &["-i", &img, "::system-connections/balena-wifi-02"],
+    ))
+    .unwrap();
+    assert!(wifi2.contains("ssid=office") && !wifi2.contains("wifi-security"));
+    // Other files untouched.
+    assert_eq!(
+        run("mtype", &["-i", &img, "::balenaos.fingerprint"]),
+        b"0  /device-type.json\n"
+    );
+    assert_eq!(
+        run(
+            "mtype",
+            &["-i", &img, "::system-connections/balena-sample.ignore"]
+        ),
+        b"[connection]\nid=sample\n"
+    );
+    fsck_partition(&a, real.boot_start, real.boot_len, dir.path());
+    // Only the boot partition changed.
+    let boot_end = (real.boot_start + real.boot_len) as usize;
+    assert_eq!(
+        a[..real.boot_start as usize],
+        base[..real.boot_start as usize]
+    );
+    assert_eq!(a[boot_end..], base[boot_end..]);
+}
+
+#[test]
+fn mbr_fat16_three_ways_identical() {
+    three_ways(false, Fat::F16, "resin-boot");
+}
+
+#[test]
+fn mbr_fat12_three_ways_identical() {
+    three_ways(false, Fat::F12, "resin-boot");
+}
+
+#[test]
+fn mbr_fat32_three_ways_identical() {
+    three_ways(false, Fat::F32, "resin-boot");
+}
+
+#[test]
+fn gpt_fat16_three_ways_identical() {
+    three_ways(true, Fat::F16, "balena-boot");
+}
+
+#[test]
+fn flasher_boot_is_found_by_label() {
+    let dir = tmp();
+    let real = build_real(dir.path(), false, Fat::F16, "flash-boot");
+    let f = fs::File::open(&real.path).unwrap();
+    let boot = find_boot_partition(&f, None).unwrap();
+    assert_eq!(boot.index, Some(1));
+    assert_eq!(
+        boot.found_by,
+        balena_image::FoundBy::Label("flash-boot".into())
+    );
+}
+
+#[test]
+fn unlabelled_boot_is_found_by_device_type_json() {
+    let dir = tmp();
+    let real = build_real(dir.path(), false, Fat::F16, "NOLABEL");
+    let f = fs::File::open(&real.path).unwrap();
+    let boot = find_boot_partition(&f, None).unwrap();
+    assert_eq!(boot.found_by, balena_image::FoundBy::DeviceTypeJson);
+    assert_eq!(boot.start, real.boot_start);
+}
+
+#[test]
+fn forced_zip64_is_accepted_by_unzip() {
+    let dir = tmp();
+    let img = balena_image::demo::DemoSpec::new("intel-nuc")
+        .build()
+        .unwrap();
+    let path = dir.path().join("nuc.img");
+    img.write_to_path(&path).unwrap();
+    let out = dir.path().join("rel");
+    let rep = import_image(&path, &out, &ImportOptions::default()).unwrap();
+    let store = DirPartStore::new(out.join("compressed"));
+    let parts = configure_parts(
+        &rep.layout,
+        &store,
+        &Configuration::from_json_str("{}").unwrap(),
+    )
+    .unwrap();
+    let plan = DownloadPlan::zip(&[("a.img", &parts)], ZipOptions { force_zip64: true }).unwrap();
+    let zp = dir.path().join("x.zip");
+    plan.write_to(&store, &mut fs::File::create(&zp).unwrap())
+        .unwrap();
+    run("unzip", &["-tq", zp.to_str().unwrap()]);
+    let got = run("unzip", &["-p", zp.to_str().unwrap(), "a.img"]);
+    let mut expect = Vec::new();
+    inflate_to_writer(&parts, &store, &mut expect, 1).unwrap();
+    assert!(got == expect);
+}
+
+#[test]
+fn import_reads_gz_and_zip_inputs() {
+    let dir = tmp();
+    let img = balena_image::demo::DemoSpec::new("raspberrypi3")
+        .build()
+        .unwrap();
+    let path = dir.path().join("rpi.img");
+    img.write_to_path(&path).unwrap();
+    let raw = fs::read(&path).unwrap();
+    run("pigz", &["-k", "-p", "2", path.to_str().unwrap()]);
+    run(
+        "zip",
+        &[
+            "-jq",
+            dir.path().join("rpi.zip").to_str().unwrap(),
+            path.to_str().unwrap(),
+        ],
+    );
+    for input in ["rpi.img.gz", "rpi.zip"] {
+        let out = dir.path().join(format!("rel-{input}"));
+        let rep = import_image(dir.path().join(input), &out, &ImportOptions::default()).unwrap();
+        assert_eq!(rep.layout.len(), raw.len() as u64);
+        assert!(!out.join(".import-raw.tmp").exists());
+        let mut back = Vec::new();
+        inflate_to_writer(
+            &ConfiguredParts::unconfigured(&rep.layout),
+            &DirPartStore::new(out.join("compressed")),
+            &mut back,
+            0,
+        )
+        .unwrap();
+        assert!(back == raw, "{input}");
+        assert_eq!(rep.os_version.as_deref(), Some("6.8.1"));
+    }
+}
+
+#[test]
+fn fat32_configure_creates_a_clean_system_connections_dir() {
+    let dir = tmp();
+    let real = build_real(dir.path(), false, Fat::F32, "resin-boot");
+    let img = mimg(&real.path, real.boot_start);
+    run("mdeltree", &["-i", &img, "::system-connections"]);
+    configure_image_file(&real.path, &config()).unwrap();
+    let once = fs::read(&real.path).unwrap();
+    fsck_partition(&once, real.boot_start, real.boot_len, dir.path());
+    let listing =
+        String::from_utf8(run("mdir", &["-i", &img, "-b", "::system-connections"])).unwrap();
+    assert!(
+        listing.contains("balena-wifi-01") && listing.contains("connection-01"),
+        "{listing}"
+    );
+    configure_image_file(&real.path, &config()).unwrap();
+    assert!(fs::read(&real.path).unwrap() == once, "not idempotent");
+}
