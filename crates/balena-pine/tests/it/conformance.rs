@@ -1,0 +1,1 @@
+//! Every pine URL the official SDK sent (and curl sent to the real API).

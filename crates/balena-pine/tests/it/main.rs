@@ -1,0 +1,3 @@
+//! Behaviour tests for balena-pine through its public API.
+
+mod conformance;
