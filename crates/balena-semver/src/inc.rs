@@ -139,14 +139,10 @@ pub(crate) fn apply(v: &mut Semver, release: ReleaseType) -> Option<()> {
             v.prerelease.clear();
         }
         ReleaseType::Pre => {
-            let last_numeric = v
-                .prerelease
-                .iter_mut()
-                .rev()
-                .find_map(|id| match id {
-                    Identifier::Numeric(n) => Some(n),
-                    Identifier::Alpha(_) => None,
-                });
+            let last_numeric = v.prerelease.iter_mut().rev().find_map(|id| match id {
+                Identifier::Numeric(n) => Some(n),
+                Identifier::Alpha(_) => None,
+            });
             match last_numeric {
                 Some(n) => *n += 1,
                 None => v.prerelease.push(Identifier::Numeric(0)),

@@ -13,20 +13,14 @@ pub(crate) const MAX_SAFE_INTEGER: u64 = 9_007_199_254_740_991;
 pub(crate) fn is_js_whitespace(c: char) -> bool {
     matches!(
         c,
-        '\t' | '\n'
-            | '\u{0B}'
-            | '\u{0C}'
-            | '\r'
-            | ' '
-            | '\u{A0}'
-            | '\u{1680}'
-            | '\u{2000}'..='\u{200A}'
-            | '\u{2028}'
-            | '\u{2029}'
-            | '\u{202F}'
-            | '\u{205F}'
-            | '\u{3000}'
-            | '\u{FEFF}'
+        '\t' | '\n' | '\u{0B}' | '\u{0C}' | '\r' | ' ' | '\u{A0}' | '\u{1680}' | '\u{2000}'
+            ..='\u{200A}'
+                | '\u{2028}'
+                | '\u{2029}'
+                | '\u{202F}'
+                | '\u{205F}'
+                | '\u{3000}'
+                | '\u{FEFF}'
     )
 }
 
@@ -138,7 +132,10 @@ mod tests {
     #[test]
     fn numbers_print_like_javascript() {
         assert_eq!(number_to_string(3.0), "3");
-        assert_eq!(number_to_string(9_007_199_254_740_992.0), "9007199254740992");
+        assert_eq!(
+            number_to_string(9_007_199_254_740_992.0),
+            "9007199254740992"
+        );
         assert_eq!(number_to_string(1e20), "100000000000000000000");
         assert_eq!(number_to_string(1e21), "1e+21");
         assert_eq!(

@@ -251,9 +251,8 @@ fn os_name_at(s: &str) -> Option<usize> {
 /// Step 8: remove every `/(resin|balena)\s*os\s*/gi`.
 fn remove_os_name(s: &mut Cow<'_, str>) {
     let bytes = s.as_bytes();
-    let first = (0..bytes.len()).find(|&i| {
-        matches!(bytes[i], b'r' | b'R' | b'b' | b'B') && os_name_at(&s[i..]).is_some()
-    });
+    let first = (0..bytes.len())
+        .find(|&i| matches!(bytes[i], b'r' | b'R' | b'b' | b'B') && os_name_at(&s[i..]).is_some());
     let Some(first) = first else {
         return;
     };

@@ -347,7 +347,10 @@ mod tests {
         assert_eq!(strict("2.88.4-"), None);
         assert_eq!(strict("2.0.0+rev1+prod"), None);
         assert_eq!(strict("2.0.0++rev1"), None);
-        assert_eq!(strict("9007199254740991.0.0"), Some("9007199254740991.0.0".into()));
+        assert_eq!(
+            strict("9007199254740991.0.0"),
+            Some("9007199254740991.0.0".into())
+        );
         assert_eq!(strict("9007199254740992.0.0"), None);
         assert_eq!(strict("=1.2.3"), None);
         assert_eq!(strict("1.2.3beta"), None);

@@ -184,7 +184,10 @@ fn test_set(set: &[Comparator], v: &Semver) -> bool {
     }
     set.iter().any(|c| {
         c.semver.as_ref().is_some_and(|a| {
-            !a.prerelease.is_empty() && a.major == v.major && a.minor == v.minor && a.patch == v.patch
+            !a.prerelease.is_empty()
+                && a.major == v.major
+                && a.minor == v.minor
+                && a.patch == v.patch
         })
     })
 }
@@ -291,7 +294,9 @@ fn strip_builds(s: &str) -> String {
             while end < bytes.len() && is_ident_byte(bytes[end]) {
                 end += 1;
             }
-            while bytes.get(end) == Some(&b'.') && bytes.get(end + 1).is_some_and(|&b| is_ident_byte(b)) {
+            while bytes.get(end) == Some(&b'.')
+                && bytes.get(end + 1).is_some_and(|&b| is_ident_byte(b))
+            {
                 end += 1;
                 while end < bytes.len() && is_ident_byte(bytes[end]) {
                     end += 1;
@@ -430,7 +435,11 @@ fn hyphen_replace(s: &str) -> Option<String> {
     } else if is_x(to.minor) {
         format!("<{}.0.0-0", plus_one(to.major))
     } else if is_x(to.patch) {
-        format!("<{}.{}.0-0", to.major, plus_one(to.minor.unwrap_or_default()))
+        format!(
+            "<{}.{}.0-0",
+            to.major,
+            plus_one(to.minor.unwrap_or_default())
+        )
     } else if let Some(pr) = to.prerelease {
         format!(
             "<={}.{}.{}-{}",
@@ -551,7 +560,10 @@ fn replace_tilde(comp: &str) -> String {
     } else if is_x(p) {
         format!(">={big_m}.{minor}.0 <{big_m}.{}.0-0", plus_one(minor))
     } else if let Some(pr) = x.prerelease {
-        format!(">={big_m}.{minor}.{patch}-{pr} <{big_m}.{}.0-0", plus_one(minor))
+        format!(
+            ">={big_m}.{minor}.{patch}-{pr} <{big_m}.{}.0-0",
+            plus_one(minor)
+        )
     } else {
         format!(">={big_m}.{minor}.{patch} <{big_m}.{}.0-0", plus_one(minor))
     }
@@ -595,7 +607,11 @@ fn replace_xrange(comp: &str) -> String {
     }
     if !gtlt.is_empty() && xp {
         let mut major = big_m.to_owned();
-        let mut minor = if xm { "0".to_owned() } else { m.unwrap_or_default().to_owned() };
+        let mut minor = if xm {
+            "0".to_owned()
+        } else {
+            m.unwrap_or_default().to_owned()
+        };
         let patch = "0";
         if gtlt == ">" {
             gtlt = ">=";
@@ -660,7 +676,10 @@ struct ComparatorMatch<'a> {
 
 fn match_comparator(comp: &str) -> Option<ComparatorMatch<'_>> {
     if comp.is_empty() {
-        return Some(ComparatorMatch { op: "", version: "" });
+        return Some(ComparatorMatch {
+            op: "",
+            version: "",
+        });
     }
     let (op, rest) = split_gtlt(comp);
     let version = rest.strip_prefix(' ').unwrap_or(rest);
@@ -937,7 +956,10 @@ mod tests {
     #[test]
     fn desugars_like_node_semver() {
         assert_eq!(desugar("^2.0.0").as_deref(), Some(">=2.0.0 <3.0.0-0"));
-        assert_eq!(desugar("~2019.04.0").as_deref(), Some(">=2019.4.0 <2019.5.0-0"));
+        assert_eq!(
+            desugar("~2019.04.0").as_deref(),
+            Some(">=2019.4.0 <2019.5.0-0")
+        );
         assert_eq!(desugar("1.2 - 2.3").as_deref(), Some(">=1.2.0 <2.4.0-0"));
         assert_eq!(desugar("2.0.0 ||").as_deref(), Some("*"));
         assert_eq!(desugar("> 2.0.0").as_deref(), Some(">2.0.0"));

@@ -123,7 +123,10 @@ pub fn run_document(doc: &Value) -> Result<Report, String> {
 pub fn detect(doc: &Value, cases: &[Value]) -> Result<Kind, String> {
     let Some(first) = cases.first().and_then(Value::as_object) else {
         // An empty file: fall back on its declared name.
-        let file = doc.pointer("/meta/file").and_then(Value::as_str).unwrap_or("");
+        let file = doc
+            .pointer("/meta/file")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         return kind_from_name(file).ok_or_else(|| "no cases and no known meta.file".to_owned());
     };
     let has = |k: &str| first.contains_key(k);
@@ -206,7 +209,8 @@ fn expect(field: &str, expected: &Value, got: &Value, inputs: &str) -> Result<()
 }
 
 fn field<'a>(case: &'a Value, key: &str) -> Result<&'a Value, String> {
-    case.get(key).ok_or_else(|| format!("missing field {key:?}"))
+    case.get(key)
+        .ok_or_else(|| format!("missing field {key:?}"))
 }
 
 fn check(kind: Kind, case: &Value) -> Result<(), String> {
@@ -231,7 +235,12 @@ fn check_parse(case: &Value) -> Result<(), String> {
         &json!(nullable::normalize(input)),
         &inputs,
     )?;
-    expect("valid", field(case, "valid")?, &json!(nullable::valid(input)), &inputs)?;
+    expect(
+        "valid",
+        field(case, "valid")?,
+        &json!(nullable::valid(input)),
+        &inputs,
+    )?;
     let parse_json = parsed.as_ref().map(|p| {
         json!({
             "raw": p.raw, "major": p.major, "minor": p.minor, "patch": p.patch,
@@ -245,7 +254,12 @@ fn check_parse(case: &Value) -> Result<(), String> {
         &json!(nullable::prerelease(input)),
         &inputs,
     )?;
-    expect("major", field(case, "major")?, &json!(nullable::major(input)), &inputs)?;
+    expect(
+        "major",
+        field(case, "major")?,
+        &json!(nullable::major(input)),
+        &inputs,
+    )?;
     expect(
         "revision",
         field(case, "revision")?,
@@ -259,14 +273,23 @@ fn check_compare(case: &Value) -> Result<(), String> {
     let b = opt_str(case, "b")?;
     let inputs = format!("a={} b={}", json!(a), json!(b));
     let (ord, stage) = nullable::explain(a, b);
-    expect("compare", field(case, "compare")?, &json!(ord_num(ord)), &inputs)?;
+    expect(
+        "compare",
+        field(case, "compare")?,
+        &json!(ord_num(ord)),
+        &inputs,
+    )?;
     if let Some(expected) = case.get("stage") {
         expect("stage", expected, &json!(stage.as_str()), &inputs)?;
     }
     // The derived functions, as the README defines them.
     let c = ord_num(ord);
     let derived = [
-        ("rcompare", json!(ord_num(nullable::rcompare(a, b))), json!(-c)),
+        (
+            "rcompare",
+            json!(ord_num(nullable::rcompare(a, b))),
+            json!(-c),
+        ),
         ("gt", json!(nullable::gt(a, b)), json!(c > 0)),
         ("gte", json!(nullable::gte(a, b)), json!(c >= 0)),
         ("lt", json!(nullable::lt(a, b)), json!(c < 0)),
@@ -300,7 +323,12 @@ fn check_sort(case: &Value) -> Result<(), String> {
     let mut desc = input;
     desc.sort_by(|a, b| nullable::rcompare(a.as_deref(), b.as_deref()));
     expect("ascending", field(case, "ascending")?, &json!(asc), &inputs)?;
-    expect("descending", field(case, "descending")?, &json!(desc), &inputs)
+    expect(
+        "descending",
+        field(case, "descending")?,
+        &json!(desc),
+        &inputs,
+    )
 }
 
 fn check_satisfies(case: &Value) -> Result<(), String> {
@@ -320,7 +348,8 @@ fn check_max_satisfying(case: &Value) -> Result<(), String> {
     let range = opt_str(case, "range")?;
     let list = case.get("list").and_then(Value::as_str).unwrap_or("?");
     let inputs = format!("range={} list={list:?}", json!(range));
-    let index = nullable::max_satisfying_index(&versions, range).map_err(|e| format!("{inputs}: {e}"))?;
+    let index =
+        nullable::max_satisfying_index(&versions, range).map_err(|e| format!("{inputs}: {e}"))?;
     let result = index.and_then(|i| versions[i].clone());
     expect("result", field(case, "result")?, &json!(result), &inputs)?;
     if let Some(expected) = case.get("index") {
@@ -339,7 +368,12 @@ fn check_ranges(case: &Value) -> Result<(), String> {
     let range = opt_str(case, "range")?;
     let inputs = format!("range={}", json!(range));
     let normalized = nullable::normalize(range);
-    expect("normalized", field(case, "normalized")?, &json!(normalized), &inputs)?;
+    expect(
+        "normalized",
+        field(case, "normalized")?,
+        &json!(normalized),
+        &inputs,
+    )?;
     expect(
         "desugared",
         field(case, "desugared")?,

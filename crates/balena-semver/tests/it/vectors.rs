@@ -3,7 +3,11 @@
 use std::path::{Path, PathBuf};
 
 fn vector_dir() -> PathBuf {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/vectors")).to_path_buf()
+    Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/vectors"
+    ))
+    .to_path_buf()
 }
 
 fn run(name: &str) {
@@ -15,7 +19,13 @@ fn run(name: &str) {
         "{name}: {} failed, {} passed:\n{}",
         report.failed(),
         report.passed,
-        report.failures.iter().take(50).cloned().collect::<Vec<_>>().join("\n")
+        report
+            .failures
+            .iter()
+            .take(50)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
     );
 }
 
@@ -59,12 +69,19 @@ fn every_semver_vector_file_is_covered() {
     let mut seen = 0;
     for entry in std::fs::read_dir(vector_dir()).expect("shared/vectors exists") {
         let path = entry.expect("readable entry").path();
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("").to_owned();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("")
+            .to_owned();
         if name.starts_with("semver-") && name.ends_with(".json") {
             let report = balena_semver::vectors::run_file(&path).unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(report.failed(), 0, "{name}");
             seen += 1;
         }
     }
-    assert!(seen >= 7, "expected the seven semver vector files, found {seen}");
+    assert!(
+        seen >= 7,
+        "expected the seven semver vector files, found {seen}"
+    );
 }
