@@ -1,3 +1,4 @@
 //! Behaviour tests for balena-pine through its public API.
 
 mod conformance;
+mod pinejs;
