@@ -169,11 +169,10 @@ impl NetworkEntry {
                 "static IP and routeMetric apply to a wifi network; use a raw `configuration` keyfile for ethernet",
             ));
         }
-        if let Some(c) = &self.configuration {
-            if c.is_empty() || c.len() > MAX_RAW_CONFIGURATION {
+        if let Some(c) = &self.configuration
+            && (c.is_empty() || c.len() > MAX_RAW_CONFIGURATION) {
                 return Err(Error::config("configuration", "must be 1 byte to 64 KiB"));
             }
-        }
         Ok(())
     }
 

@@ -295,7 +295,7 @@ fn filler(slug: &str, name: &str, len: u64) -> Vec<(u64, Vec<u8>)> {
     while text.len() < q {
         let w = words[(rng.next() % words.len() as u64) as usize];
         text.extend_from_slice(w.as_bytes());
-        text.push(if rng.next() % 9 == 0 { b'\n' } else { b' ' });
+        text.push(if rng.next().is_multiple_of(9) { b'\n' } else { b' ' });
     }
     text.truncate(q);
     vec![(0, random), (q as u64, text)]

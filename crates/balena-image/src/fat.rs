@@ -553,7 +553,7 @@ fn short_name_string(raw: &[u8], nt_flags: u8) -> String {
 fn lfn_checksum(short: &[u8]) -> u8 {
     short[..11]
         .iter()
-        .fold(0u8, |sum, &b| (sum >> 1 | sum << 7).wrapping_add(b))
+        .fold(0u8, |sum, &b| sum.rotate_right(1).wrapping_add(b))
 }
 
 fn parse_dir(raw: &[u8], _kind: FatKind) -> Vec<DirEntry> {

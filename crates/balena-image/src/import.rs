@@ -205,6 +205,11 @@ pub fn plan_parts<R: ReadAt + ?Sized>(
     Ok((out, boot))
 }
 
+/// Deflated all-zero parts by length (they are identical for a given length).
+type ZeroCache = Mutex<HashMap<u64, Arc<(Vec<u8>, u32)>>>;
+/// Per-part compression results, filled in by the workers.
+type PartResults = Mutex<Vec<Option<Result<(u32, u64)>>>>;
+
 /// Parts up to this size are read whole (allowing the all-zero shortcut);
 /// larger ones are streamed.
 const MAX_BUFFERED: u64 = 64 << 20;
@@ -212,7 +217,7 @@ const STREAM_BLOCK: usize = 4 << 20;
 
 fn is_zero(b: &[u8]) -> bool {
     let mut words = b.chunks_exact(16);
-    let all = (&mut words).all(|c| u128::from_ne_bytes(c.try_into().unwrap_or([1; 16])) == 0);
+    let all = words.all(|c| u128::from_ne_bytes(c.try_into().unwrap_or([1; 16])) == 0);
     all && words.remainder().iter().all(|&x| x == 0)
 }
 
@@ -220,7 +225,7 @@ fn compress_part<R: ReadAt + ?Sized>(
     src: &R,
     p: &PlannedPart,
     path: &Path,
-    zero_cache: &Mutex<HashMap<u64, Arc<(Vec<u8>, u32)>>>,
+    zero_cache: &ZeroCache,
 ) -> Result<(u32, u64)> {
     let mut f = File::create(path)?;
     if p.len <= MAX_BUFFERED {
@@ -291,7 +296,7 @@ pub fn compress_parts<R: ReadAt + Sync + ?Sized>(
     .min(plan.len().max(1));
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
-    let results: Mutex<Vec<Option<Result<(u32, u64)>>>> =
+    let results: PartResults =
         Mutex::new((0..plan.len()).map(|_| None).collect());
     let zero_cache = Mutex::new(HashMap::new());
     std::thread::scope(|s| {

@@ -14,6 +14,9 @@ use crate::error::{Error, Result};
 use crate::manifest::PartInfo;
 use crate::parts::{ConfiguredParts, PartData, PartDecoder, PartStore};
 
+/// One part's sender, taken by the worker that inflates the part.
+type Slot = std::sync::Mutex<Option<SyncSender<Result<Vec<u8>>>>>;
+
 /// Size of one inflated block handed from a worker to the writer.
 pub const BLOCK: usize = 1 << 20;
 /// Blocks a worker may run ahead of the writer, per part.
@@ -111,7 +114,7 @@ pub fn inflate_to_writer<S: PartStore, W: Write>(
         txs.push(Some(tx));
         rxs.push(rx);
     }
-    let txs: Vec<std::sync::Mutex<Option<SyncSender<Result<Vec<u8>>>>>> =
+    let txs: Vec<Slot> =
         txs.into_iter().map(std::sync::Mutex::new).collect();
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);

@@ -355,7 +355,7 @@ fn parse_gpt_header(h: &[u8], block_size: u32, expect_lba: u64) -> Option<GptHea
     }
     let entry_size = le32(h, 84);
     let count = le32(h, 80);
-    if entry_size < 128 || entry_size % 8 != 0 || entry_size > 4096 {
+    if entry_size < 128 || !entry_size.is_multiple_of(8) || entry_size > 4096 {
         return None;
     }
     if u64::from(count) * u64::from(entry_size) > MAX_GPT_ARRAY_BYTES {
