@@ -9,6 +9,7 @@
 //! Only loose mode without `includePrerelease` is implemented, since that is
 //! the only mode balena-semver uses.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -262,14 +263,18 @@ fn parse_alternative(alt: &str, raw: &str) -> Result<Vec<Comparator>, RangeError
         comparators.push(build_comparator(m, raw)?);
     }
     let mut out: Vec<Comparator> = Vec::new();
+    // A Map keyed by value: the first position, the last object.
+    let mut position: HashMap<String, usize> = HashMap::new();
     for comp in comparators {
         if is_null_set(&comp) {
             return Ok(vec![comp]);
         }
-        // A Map keyed by value: the first position, the last object.
-        match out.iter_mut().find(|c| c.value == comp.value) {
-            Some(existing) => *existing = comp,
-            None => out.push(comp),
+        match position.get(&comp.value) {
+            Some(&i) => out[i] = comp,
+            None => {
+                position.insert(comp.value.clone(), out.len());
+                out.push(comp);
+            }
         }
     }
     if out.len() > 1 {

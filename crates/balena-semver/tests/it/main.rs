@@ -1,3 +1,5 @@
 //! Behaviour tests for balena-semver through its public API.
 
+mod api;
+mod props;
 mod vectors;
