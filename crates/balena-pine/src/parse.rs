@@ -690,7 +690,10 @@ impl<'a> Parser<'a> {
                 .inspect(|_| self.leave())?;
             let target = match expr {
                 Expr::Path(path) => OrderByTarget::Path(path),
-                Expr::Count { path, filter } => OrderByTarget::Count { path, filter },
+                Expr::Count { path, filter } => OrderByTarget::Count {
+                    path,
+                    filter: filter.map(|f| Box::new(f.canonical())),
+                },
                 _ => {
                     return Err(ParseError::new(
                         start,
