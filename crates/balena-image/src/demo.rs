@@ -61,6 +61,13 @@ pub struct DemoSpec {
     pub os_version: String,
     /// The `device-type.json` placed on the boot partition.
     pub device_type_json: Value,
+    /// Size of each root partition (default 4 MiB).
+    pub rootfs_len: u64,
+    /// Size of the data partition (default 2 MiB; absent in flashers).
+    pub data_len: u64,
+    /// Fill root/state/data partitions with deterministic content
+    /// (default true; false leaves them zero, e.g. to fill them later).
+    pub filler: bool,
 }
 
 fn is_rpi(slug: &str) -> bool {
@@ -87,6 +94,9 @@ impl DemoSpec {
             },
             os_version: "6.8.1".to_string(),
             device_type_json: default_device_type_json(slug, false),
+            rootfs_len: 4 * MIB,
+            data_len: 2 * MIB,
+            filler: true,
         }
     }
 
@@ -153,6 +163,19 @@ impl DemoSpec {
         self
     }
 
+    /// Builder: set the root and data partition sizes (rounded up to MiB).
+    pub fn sizes(mut self, rootfs_len: u64, data_len: u64) -> Self {
+        self.rootfs_len = rootfs_len.div_ceil(MIB).max(1) * MIB;
+        self.data_len = data_len.div_ceil(MIB).max(1) * MIB;
+        self
+    }
+
+    /// Builder: whether to write filler content.
+    pub fn filler(mut self, filler: bool) -> Self {
+        self.filler = filler;
+        self
+    }
+
     /// Builder: set the OS version.
     pub fn os_version(mut self, v: &str) -> Self {
         self.os_version = v.to_string();
@@ -169,6 +192,9 @@ impl DemoSpec {
                 "bad device type slug {:?}",
                 self.slug
             )));
+        }
+        if self.rootfs_len > 64 << 30 || self.data_len > 64 << 30 {
+            return Err(Error::InvalidArgument("demo partitions are limited to 64 GiB".into()));
         }
         if self.os_version.chars().any(|c| c.is_control() || c == '"') {
             return Err(Error::InvalidArgument("bad OS version".into()));
@@ -410,7 +436,7 @@ fn build(spec: &DemoSpec) -> Result<DemoImage> {
         &mut parts,
         &mut at,
         root_a,
-        4 * MIB,
+        spec.rootfs_len,
         0x83,
         GPT_LINUX_DATA,
         false,
@@ -420,7 +446,7 @@ fn build(spec: &DemoSpec) -> Result<DemoImage> {
         &mut parts,
         &mut at,
         root_b,
-        4 * MIB,
+        spec.rootfs_len,
         0x83,
         GPT_LINUX_DATA,
         false,
@@ -446,7 +472,7 @@ fn build(spec: &DemoSpec) -> Result<DemoImage> {
                     &mut parts,
                     &mut at,
                     "resin-data",
-                    2 * MIB,
+                    spec.data_len,
                     0x83,
                     GPT_LINUX_DATA,
                     true,
@@ -469,7 +495,7 @@ fn build(spec: &DemoSpec) -> Result<DemoImage> {
                     &mut parts,
                     &mut at,
                     "resin-data",
-                    2 * MIB,
+                    spec.data_len,
                     0x83,
                     GPT_BASIC_DATA,
                     false,
@@ -501,7 +527,7 @@ fn build(spec: &DemoSpec) -> Result<DemoImage> {
         fatfs::format_volume(w, opts).map_err(|e| Error::Fat(format!("format: {e}")))?;
     }
     crate::configure::write_files(&mut ov, boot.start, boot.len, &boot_files(spec), &[], true)?;
-    for p in &parts[1..] {
+    for p in parts[1..].iter().filter(|_| spec.filler) {
         for (off, bytes) in filler(&spec.slug, p.name, p.len) {
             ov.write_at(p.start + off, &bytes)?;
         }
