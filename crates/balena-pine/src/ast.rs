@@ -947,3 +947,115 @@ impl From<&str> for ResourceKey {
         ResourceKey::String(value.to_owned())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_print_like_javascript() {
+        let cases = [
+            (0.0, "0"),
+            (-0.0, "0"),
+            (1.0, "1"),
+            (0.5, "0.5"),
+            (-2.25, "-2.25"),
+            (1e21, "1e+21"),
+            (1e20, "100000000000000000000"),
+            (1.5e-7, "1.5e-7"),
+            (1e-6, "0.000001"),
+            (123456.789, "123456.789"),
+            (0.1 + 0.2, "0.30000000000000004"),
+            (f64::MAX, "1.7976931348623157e+308"),
+            (5e-324, "5e-324"),
+        ];
+        for (value, text) in cases {
+            assert_eq!(js_number_to_string(value), text, "{value:e}");
+            assert_eq!(
+                Number::new(text).map(|n| n.as_str().to_owned()),
+                Ok(text.to_owned())
+            );
+        }
+        assert_eq!(Number::from_f64(f64::NAN), Err(LiteralError::NonFinite));
+    }
+
+    #[test]
+    fn number_grammar() {
+        assert_eq!(number_len(b"12 eq"), Some(2));
+        assert_eq!(number_len(b"-1.5e+3)"), Some(7));
+        assert_eq!(number_len(b"1.)"), Some(1));
+        assert_eq!(number_len(b"1e"), Some(1));
+        assert_eq!(number_len(b"-x"), None);
+        assert!(Number::new("1.").is_err());
+        assert!(Number::new("+1").is_err());
+        assert_eq!(Number::new("007").unwrap().as_i64(), Some(7));
+        assert!(!Number::new("1e3").unwrap().is_integer());
+        assert_eq!(Number::new("1e3").unwrap().as_f64(), 1000.0);
+    }
+
+    #[test]
+    fn datetime_shapes() {
+        for ok in [
+            "2020-01-01",
+            "2020-01-01T00:00",
+            "2020-01-01T00:00:00Z",
+            "2020-01-01T00:00:00.123456789+01:00",
+        ] {
+            assert!(is_datetime(ok.as_bytes()), "{ok}");
+        }
+        for bad in [
+            "2020-1-01",
+            "2020-01-01T",
+            "2020-01-01T00:00:00.Z",
+            "2020-01-01T00:00:00.1234567890Z",
+            "2020-01-01Z",
+            "2020-01-01T00:00+0100",
+        ] {
+            assert!(!is_datetime(bad.as_bytes()), "{bad}");
+        }
+    }
+
+    #[test]
+    fn identifiers() {
+        assert!(Identifier::new("_a1").is_ok());
+        assert_eq!(Identifier::new(""), Err(IdentifierError::Empty));
+        assert!(matches!(
+            Identifier::new("1a"),
+            Err(IdentifierError::InvalidStart { .. })
+        ));
+        assert!(matches!(
+            Identifier::new("a-b"),
+            Err(IdentifierError::InvalidCharacter { index: 1, .. })
+        ));
+        assert!(matches!(
+            Identifier::new("or"),
+            Err(IdentifierError::Reserved { .. })
+        ));
+        assert!(matches!(
+            Identifier::new("é"),
+            Err(IdentifierError::InvalidStart { .. })
+        ));
+        assert!(matches!(
+            Identifier::new("a".repeat(129)),
+            Err(IdentifierError::TooLong { len: 129, .. })
+        ));
+        assert!(CustomParam::new("api key", "v").is_ok());
+        assert!(CustomParam::new("$top", "v").is_err());
+        assert!(CustomParam::new("a=b", "v").is_err());
+    }
+
+    #[test]
+    fn builders_flatten() {
+        let a = Expr::path("a").unwrap();
+        let b = Expr::path("b").unwrap();
+        assert_eq!(Expr::and([a.clone()]), a);
+        assert_eq!(
+            Expr::and([Expr::and([a.clone(), b.clone()]), a.clone()]),
+            Expr::And(vec![a.clone(), b.clone(), a.clone()])
+        );
+        assert_eq!(
+            Expr::or([Expr::or([a.clone(), b.clone()]), a.clone()]),
+            Expr::Or(vec![a.clone(), b, a])
+        );
+    }
+}

@@ -536,3 +536,28 @@ fn canonical_connective(mut parts: Vec<Expr>, position: Position, is_and: bool) 
         Expr::Or(flat)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encode_uri_component_keeps_the_unreserved_marks() {
+        let mut out = String::new();
+        encode_uri_component(&mut out, "aZ9-_.!~*'() /+%&é");
+        assert_eq!(out, "aZ9-_.!~*'()%20%2F%2B%25%26%C3%A9");
+    }
+
+    #[test]
+    fn literals_per_mode() {
+        let lit = Literal::String("it's a/b".to_owned());
+        let render = |mode| {
+            let mut out = String::new();
+            write_literal(&mut out, &lit, mode);
+            out
+        };
+        assert_eq!(render(Mode::Decoded), "'it''s a/b'");
+        assert_eq!(render(Mode::Query), "%27it%27%27s%20a%2Fb%27");
+        assert_eq!(render(Mode::Path), "'it''s%20a%2Fb'");
+    }
+}

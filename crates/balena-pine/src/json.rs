@@ -1002,3 +1002,28 @@ fn reference(value: &Value, path: &str) -> Result<Expr, OptionsError> {
         Expr::Path(property)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bind_replacement_respects_name_boundaries() {
+        assert_eq!(
+            replace_bind("a eq $1 or b eq $10", "1", "(x)"),
+            "a eq (x) or b eq $10"
+        );
+        assert_eq!(replace_bind("$1", "1", "(x)"), "(x)");
+        assert_eq!(replace_bind("$p $pp", "p", "(y)"), "(y) $pp");
+    }
+
+    #[test]
+    fn custom_parameters_stringify_like_pinejs() {
+        let options = options_from_json(
+            &serde_json::json!({"a": ["x", "y"], "b": true, "c": 1.5, "d": "v w"}),
+        )
+        .unwrap();
+        assert_eq!(options.to_query_string(), "a=x,y&b=true&c=1.5&d=v%20w");
+        assert!(options_from_json(&serde_json::json!({"a": {"b": 1}})).is_err());
+    }
+}

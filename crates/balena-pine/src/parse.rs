@@ -1031,3 +1031,83 @@ pub(crate) fn parse_all<T>(
     }
     Ok(value)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_decoding_is_decode_uri_component() {
+        assert_eq!(percent_decode("a%20b+c").unwrap(), "a b+c");
+        assert_eq!(percent_decode("%C3%A9%27").unwrap(), "é'");
+        assert_eq!(percent_decode("ab%2"), Err(2));
+        assert_eq!(percent_decode("ab%zz"), Err(2));
+        assert_eq!(percent_decode("a%C3"), Err(1));
+        assert_eq!(percent_decode("é%20").unwrap(), "é ");
+    }
+
+    #[test]
+    fn decoded_offsets_map_to_raw_offsets() {
+        let raw = "a%20eq%20%27x%27";
+        assert_eq!(raw_offset(raw, 0), 0);
+        assert_eq!(raw_offset(raw, 1), 1);
+        assert_eq!(raw_offset(raw, 2), 4);
+        assert_eq!(raw_offset(raw, 5), 9);
+        assert_eq!(raw_offset(raw, 100), raw.len());
+    }
+
+    #[test]
+    fn keywords_need_word_boundaries() {
+        assert_eq!(
+            parse_filter_text("andy eq nota").unwrap().to_string(),
+            "andy eq nota"
+        );
+        assert_eq!(
+            parse_filter_text("a/any eq 1").unwrap().to_string(),
+            "a/any eq 1"
+        );
+        assert_eq!(parse_filter_text("not a").unwrap().to_string(), "not(a)");
+        assert_eq!(
+            parse_filter_text("not (a or b) and c").unwrap().to_string(),
+            "not(a or b) and c"
+        );
+        assert_eq!(
+            parse_filter_text("a mul b add c").unwrap().to_string(),
+            "(a mul b) add c"
+        );
+        assert_eq!(
+            parse_filter_text("a add b mul c").unwrap().to_string(),
+            "a add (b mul c)"
+        );
+        assert_eq!(
+            parse_filter_text("a eq 1 or b eq 2 and c eq 3")
+                .unwrap()
+                .to_string(),
+            "a eq 1 or (b eq 2 and c eq 3)"
+        );
+        assert_eq!(
+            parse_filter_text("  a  eq  1  ").unwrap().to_string(),
+            "a eq 1"
+        );
+    }
+
+    #[test]
+    fn redundant_parentheses_are_dropped_meaningful_ones_kept() {
+        assert_eq!(
+            parse_filter_text("(a eq 1) and (b or c)")
+                .unwrap()
+                .to_string(),
+            "(a eq 1) and (b or c)"
+        );
+        assert!(
+            matches!(parse_filter_text("(a eq 1) and (b or c)").unwrap(), Expr::And(parts) if matches!(parts[1], Expr::Or(_)) && matches!(parts[0], Expr::Group(_)))
+        );
+        assert_eq!(
+            parse_filter_text("x eq (a eq 1)").unwrap().to_string(),
+            "x eq (a eq 1)"
+        );
+        assert!(
+            matches!(parse_filter_text("x eq (a eq 1)").unwrap(), Expr::Compare { right, .. } if matches!(*right, Expr::Compare { .. }))
+        );
+    }
+}

@@ -2,5 +2,6 @@
 
 mod conformance;
 mod errors;
+mod merge;
 mod pinejs;
 mod roundtrip;
