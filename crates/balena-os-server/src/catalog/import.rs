@@ -1,0 +1,1 @@
+//! Import from an image bucket.

@@ -1,0 +1,245 @@
+//! The HTTP face: an axum router serving `/v7` (and `/v6`) pine queries and
+//! `/ping`.
+//!
+//! Errors are what balena's API sends and the official SDKs show to their
+//! users: a JSON string carrying the message (`"Unknown resource 'x'"`),
+//! with `Content-Type: application/json`. Every request gets an
+//! `X-Request-Id` (kept when the client sends one), is logged through
+//! `tracing` with it, and a panic in a handler becomes a 500 instead of a
+//! dropped connection.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE};
+use axum::http::{HeaderMap, HeaderValue, Method, Request, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use balena_pine::PineRequest;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{Predicate, SizeAbove};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+use crate::auth::{Actor, AuthError, Authenticator};
+use crate::db::Db;
+use crate::query::{self, ExecError, PlanError, QueryLimits};
+
+/// Longest path and query accepted (bytes, as received).
+pub const MAX_URL_LEN: usize = balena_pine::MAX_QUERY_LEN;
+/// Time allowed to produce a response's headers.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What the handlers share.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub(crate) db: Db,
+    pub(crate) auth: Authenticator,
+    pub(crate) limits: QueryLimits,
+}
+
+impl AppState {
+    /// State over `db` with `limits`.
+    pub fn new(db: Db, limits: QueryLimits) -> Self {
+        AppState {
+            auth: Authenticator::new(db.clone()),
+            db,
+            limits,
+        }
+    }
+}
+
+/// An error answer: the status and a message sent as a JSON string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Message for the caller.
+    pub message: String,
+}
+
+impl ApiError {
+    /// A new error answer.
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            message: message.into(),
+        }
+    }
+}
+
+fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
+    let mut resp = Response::new(Body::from(body));
+    *resp.status_mut() = status;
+    let h = resp.headers_mut();
+    h.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    resp
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::to_vec(&self.message).unwrap_or_else(|_| b"\"error\"".to_vec());
+        json_response(self.status, body)
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::Db(db) => {
+                tracing::error!(error = %db, "credential lookup failed");
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
+            }
+            other => ApiError::new(StatusCode::UNAUTHORIZED, other.to_string()),
+        }
+    }
+}
+
+/// The router with every route and middleware.
+pub fn router(state: AppState) -> Router {
+    let state = Arc::new(state);
+    let api = Router::new()
+        .route("/v7", any(odata))
+        .route("/v7/", any(odata))
+        .route("/v7/{*rest}", any(odata))
+        .route("/v6/{*rest}", any(odata))
+        .layer(CompressionLayer::new().compress_when(
+            SizeAbove::new(1024).and(tower_http::compression::predicate::NotForContentType::GRPC),
+        ));
+    Router::new()
+        .route("/ping", get(|| async { "OK" }))
+        .merge(api)
+        .fallback(not_found)
+        .with_state(state)
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            REQUEST_TIMEOUT,
+        ))
+        .layer(CatchPanicLayer::custom(|_| {
+            tracing::error!("a request handler panicked");
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
+                .into_response()
+        }))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request<Body>| {
+                    let id = req
+                        .headers()
+                        .get("x-request-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("-");
+                    // The path only: query strings may carry `apikey`.
+                    tracing::info_span!(
+                        "request",
+                        method = %req.method(),
+                        path = %req.uri().path(),
+                        request_id = %id,
+                    )
+                })
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .layer(SetSensitiveRequestHeadersLayer::new([AUTHORIZATION]))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+async fn not_found(uri: Uri) -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, format!("Not found: {}", uri.path()))
+}
+
+/// The credential of a request: `Authorization: Bearer <key>` or, failing
+/// that, the `apikey` query parameter.
+fn credential<'a>(
+    headers: &'a HeaderMap,
+    request: &'a PineRequest,
+) -> Result<Option<&'a str>, ApiError> {
+    if let Some(value) = headers.get(AUTHORIZATION) {
+        let value = value.to_str().map_err(|_| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "Unauthorized: malformed Authorization header",
+            )
+        })?;
+        let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
+        if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "Unauthorized: use 'Authorization: Bearer <API key>'",
+            ));
+        }
+        return Ok(Some(token.trim()));
+    }
+    Ok(request.api_key())
+}
+
+/// Resolves the caller of a request.
+pub(crate) async fn actor(
+    auth: &Authenticator,
+    headers: &HeaderMap,
+    request: &PineRequest,
+) -> Result<Actor, ApiError> {
+    match credential(headers, request)? {
+        None => Ok(Actor::Anonymous),
+        Some(key) => Ok(auth.resolve(key).await?),
+    }
+}
+
+async fn odata(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    if method != Method::GET && method != Method::HEAD {
+        return Err(ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "The catalog is read-only over the API; change it with the `balena-os admin` commands",
+        ));
+    }
+    let path_and_query = uri.path_and_query().map_or(uri.path(), |pq| pq.as_str());
+    if path_and_query.len() > MAX_URL_LEN {
+        return Err(ApiError::new(
+            StatusCode::URI_TOO_LONG,
+            format!("The URL is longer than {MAX_URL_LEN} bytes"),
+        ));
+    }
+    let (version, request) = PineRequest::parse(path_and_query).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("Malformed url: '{path_and_query}': {e}"),
+        )
+    })?;
+    if version != "v7" && version != "v6" {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("Unknown API version '{version}'"),
+        ));
+    }
+    let actor = actor(&state.auth, &headers, &request).await?;
+    let plan =
+        query::plan(&request, &actor, state.db.backend(), state.limits).map_err(|e| match e {
+            PlanError::UnknownResource(_) => ApiError::new(StatusCode::NOT_FOUND, e.to_string()),
+            other => ApiError::new(StatusCode::BAD_REQUEST, other.to_string()),
+        })?;
+    let answer = query::execute(&state.db, &plan)
+        .await
+        .map_err(|e| match e {
+            ExecError::TooLarge(_) => ApiError::new(StatusCode::BAD_REQUEST, e.to_string()),
+            other => {
+                tracing::error!(error = %other, "query failed");
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
+            }
+        })?;
+    Ok(json_response(StatusCode::OK, query::render(&plan, &answer)))
+}

@@ -1,0 +1,187 @@
+//! Running a [`Plan`]: one query for the rows, one per `$expand` level.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use sea_query::ExprTrait;
+
+use super::translate::Plan;
+use crate::db::{Cell, Db, DbError};
+
+/// Most ids in one `IN (…)` list; bigger parent sets are queried in chunks
+/// (both backends bound the number of parameters per statement).
+const IN_CHUNK: usize = 5000;
+
+/// Why a plan could not be run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExecError {
+    /// The storage failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// The answer would hold more rows than allowed.
+    #[error(
+        "The answer would have more than {0} rows; narrow it with $filter or page with $top and $skip"
+    )]
+    TooLarge(usize),
+}
+
+/// One fetched row and its expansions (in the plan's `$expand` order).
+#[derive(Debug)]
+pub(crate) struct Row {
+    pub(crate) cells: Vec<Cell>,
+    pub(crate) expansions: Vec<Expansion>,
+}
+
+/// The related rows (or their number) of one `$expand`.
+#[derive(Debug)]
+pub(crate) enum Expansion {
+    Rows(Vec<Arc<Row>>),
+    Count(i64),
+}
+
+/// The result of a plan, ready for [`render`](super::render).
+#[derive(Debug)]
+pub struct Answer {
+    pub(crate) inner: Inner,
+}
+
+#[derive(Debug)]
+pub(crate) enum Inner {
+    /// Rows with their expansions.
+    Rows(Vec<Row>),
+    /// The number of rows (`/$count`).
+    Count(i64),
+}
+
+impl Answer {
+    /// How many top-level rows (or the count).
+    pub fn len(&self) -> usize {
+        match &self.inner {
+            Inner::Rows(rows) => rows.len(),
+            Inner::Count(n) => usize::try_from(*n).unwrap_or(0),
+        }
+    }
+
+    /// Whether there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Runs `plan` against `db`.
+pub async fn execute(db: &Db, plan: &Plan) -> Result<Answer, ExecError> {
+    if plan.count {
+        let rows = db
+            .fetch(&plan.count_select(), &[crate::db::CellType::Int])
+            .await?;
+        let n = rows.first().and_then(|r| r[0].as_int()).unwrap_or(0);
+        return Ok(Answer {
+            inner: Inner::Count(n),
+        });
+    }
+    let mut budget = plan.limits.max_rows;
+    let rows = fetch_level(db, plan, None, &mut budget).await?;
+    Ok(Answer {
+        inner: Inner::Rows(rows),
+    })
+}
+
+type LevelFuture<'a> = Pin<Box<dyn Future<Output = Result<Vec<Row>, ExecError>> + Send + 'a>>;
+
+fn fetch_level<'a>(
+    db: &'a Db,
+    plan: &'a Plan,
+    parents: Option<Vec<i64>>,
+    budget: &'a mut usize,
+) -> LevelFuture<'a> {
+    Box::pin(async move {
+        let raw = match parents {
+            None => {
+                db.fetch(&plan.select(None, false), &plan.cell_types)
+                    .await?
+            }
+            Some(ids) => {
+                let mut all = Vec::new();
+                for chunk in ids.chunks(IN_CHUNK) {
+                    let link = plan.link_expr().is_in(chunk.iter().copied());
+                    all.extend(
+                        db.fetch(&plan.select(Some(link), true), &plan.cell_types)
+                            .await?,
+                    );
+                }
+                all
+            }
+        };
+        if raw.len() > *budget {
+            return Err(ExecError::TooLarge(plan.limits.max_rows));
+        }
+        *budget -= raw.len();
+        let mut rows: Vec<Row> = raw
+            .into_iter()
+            .map(|cells| Row {
+                cells,
+                expansions: Vec::with_capacity(plan.expands.len()),
+            })
+            .collect();
+        for exp in &plan.expands {
+            let mut keys: Vec<i64> = rows
+                .iter()
+                .filter_map(|r| r.cells[exp.parent_key].as_int())
+                .collect();
+            keys.sort_unstable();
+            keys.dedup();
+            if exp.count_only {
+                let mut counts: HashMap<i64, i64> = HashMap::new();
+                for chunk in keys.chunks(IN_CHUNK) {
+                    let link = exp.plan.link_expr().is_in(chunk.iter().copied());
+                    let stmt = exp.plan.grouped_count_select(link);
+                    let found = db
+                        .fetch(&stmt, &[crate::db::CellType::Int, crate::db::CellType::Int])
+                        .await?;
+                    for r in found {
+                        if let (Some(k), Some(n)) = (r[0].as_int(), r[1].as_int()) {
+                            counts.insert(k, n);
+                        }
+                    }
+                }
+                for row in &mut rows {
+                    let n = row.cells[exp.parent_key]
+                        .as_int()
+                        .and_then(|k| counts.get(&k).copied())
+                        .unwrap_or(0);
+                    row.expansions.push(Expansion::Count(n));
+                }
+                continue;
+            }
+            let children = if keys.is_empty() {
+                Vec::new()
+            } else {
+                fetch_level(db, &exp.plan, Some(keys), budget).await?
+            };
+            let link = exp.plan.link_column.unwrap_or(0);
+            let mut groups: HashMap<i64, Vec<Arc<Row>>> = HashMap::new();
+            for child in children {
+                if let Some(k) = child.cells[link].as_int() {
+                    groups.entry(k).or_default().push(Arc::new(child));
+                }
+            }
+            let skip = usize::try_from(exp.plan.skip.unwrap_or(0)).unwrap_or(usize::MAX);
+            let take = exp
+                .plan
+                .top
+                .map_or(usize::MAX, |t| usize::try_from(t).unwrap_or(usize::MAX));
+            for row in &mut rows {
+                let list = row.cells[exp.parent_key]
+                    .as_int()
+                    .and_then(|k| groups.get(&k))
+                    .map(|g| g.iter().skip(skip).take(take).cloned().collect())
+                    .unwrap_or_default();
+                row.expansions.push(Expansion::Rows(list));
+            }
+        }
+        Ok(rows)
+    })
+}

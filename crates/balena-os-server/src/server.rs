@@ -1,0 +1,200 @@
+//! Putting it together: open the catalog, bootstrap it, serve it.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+
+use tokio::net::TcpListener;
+
+use crate::catalog::{Catalog, CatalogError};
+use crate::db::{Db, DbError};
+use crate::http::{self, AppState};
+use crate::query::QueryLimits;
+
+/// File (in the data directory) holding the administrator key made on
+/// first start.
+pub const ADMIN_KEY_FILE: &str = "admin-api-key";
+/// File (in the data directory) holding the demo user's key.
+pub const DEMO_KEY_FILE: &str = "demo-api-key";
+/// The SQLite database file in the data directory.
+pub const SQLITE_FILE: &str = "catalog.sqlite";
+
+/// Why the server could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// The database could not be opened or migrated.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// Bootstrapping or loading the demo catalog failed.
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    /// A file or socket operation failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> ServerError {
+    let context = context.into();
+    move |source| ServerError::Io { context, source }
+}
+
+/// What the first start created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bootstrap {
+    /// The administrator key, also written to `<data>/admin-api-key`.
+    pub admin_key: String,
+    /// The demo user's key when the demo catalog was loaded, also written to
+    /// `<data>/demo-api-key`.
+    pub demo_key: Option<String>,
+}
+
+/// Configures a [`Server`].
+#[derive(Debug, Clone, Default)]
+pub struct ServerBuilder {
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    demo: bool,
+    limits: QueryLimits,
+}
+
+impl ServerBuilder {
+    /// The data directory (default `./data`): holds the SQLite database and
+    /// the key files.
+    pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.data_dir = Some(dir.into());
+        self
+    }
+
+    /// A database URL (`postgres://…` or `sqlite://PATH`) instead of the
+    /// SQLite file in the data directory.
+    pub fn database_url(mut self, url: impl Into<String>) -> Self {
+        self.database_url = Some(url.into());
+        self
+    }
+
+    /// Load the demo catalog when the catalog is empty.
+    pub fn demo(mut self, demo: bool) -> Self {
+        self.demo = demo;
+        self
+    }
+
+    /// Query bounds (`$top`, rows per answer).
+    pub fn limits(mut self, limits: QueryLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Opens (and on first start, fills) the catalog.
+    pub async fn build(self) -> Result<Server, ServerError> {
+        let data_dir = self.data_dir.unwrap_or_else(|| PathBuf::from("data"));
+        tokio::fs::create_dir_all(&data_dir)
+            .await
+            .map_err(io_err(format!("creating {}", data_dir.display())))?;
+        let db = match &self.database_url {
+            Some(url) => Db::connect(url).await?,
+            None => Db::open_sqlite(&data_dir.join(SQLITE_FILE)).await?,
+        };
+        let catalog = Catalog::new(db.clone());
+        let mut bootstrap = None;
+        if catalog.is_empty().await? {
+            let admin_key = crate::catalog::demo::bootstrap_admin(&catalog).await?;
+            write_secret(&data_dir.join(ADMIN_KEY_FILE), &admin_key).await?;
+            tracing::warn!(
+                file = %data_dir.join(ADMIN_KEY_FILE).display(),
+                "first start: created user 'admin' and wrote its API key"
+            );
+            let demo_key = if self.demo {
+                let key = crate::catalog::demo::load(&catalog).await?;
+                write_secret(&data_dir.join(DEMO_KEY_FILE), &key).await?;
+                tracing::info!("loaded the demo catalog");
+                Some(key)
+            } else {
+                None
+            };
+            bootstrap = Some(Bootstrap {
+                admin_key,
+                demo_key,
+            });
+        }
+        Ok(Server {
+            state: AppState::new(db, self.limits),
+            catalog,
+            data_dir,
+            bootstrap,
+        })
+    }
+}
+
+async fn write_secret(path: &Path, secret: &str) -> Result<(), ServerError> {
+    let tmp = path.with_extension("tmp");
+    tokio::fs::write(&tmp, format!("{secret}\n"))
+        .await
+        .map_err(io_err(format!("writing {}", tmp.display())))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tokio::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))
+            .await
+            .map_err(io_err(format!("protecting {}", tmp.display())))?;
+    }
+    tokio::fs::rename(&tmp, path)
+        .await
+        .map_err(io_err(format!("writing {}", path.display())))
+}
+
+/// The catalog server.
+#[derive(Debug, Clone)]
+pub struct Server {
+    state: AppState,
+    catalog: Catalog,
+    data_dir: PathBuf,
+    bootstrap: Option<Bootstrap>,
+}
+
+impl Server {
+    /// Starts configuring a server.
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder::default()
+    }
+
+    /// The catalog (for admin operations).
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// What the first start created, if this build was the first start.
+    pub fn bootstrap(&self) -> Option<&Bootstrap> {
+        self.bootstrap.as_ref()
+    }
+
+    /// The HTTP router (for in-process tests).
+    pub fn router(&self) -> axum::Router {
+        http::router(self.state.clone())
+    }
+
+    /// Serves on `listener` until `shutdown` completes, then finishes the
+    /// requests in flight and closes the database.
+    pub async fn serve<F>(self, listener: TcpListener, shutdown: F) -> Result<(), ServerError>
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let router = self.router();
+        let result = axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(io_err("serving HTTP"));
+        self.state.db.close().await;
+        result
+    }
+}

@@ -1,0 +1,4 @@
+//! Behaviour tests: real servers on loopback, real databases, real HTTP.
+
+mod common;
+mod conformance;
