@@ -60,16 +60,16 @@ pub(crate) struct Parsed<'a> {
 
 /// `getRevision`: the first build identifier that is exactly `rev` + ASCII
 /// digits, read as a JavaScript double.
-pub(crate) fn revision_of(build: &[String]) -> Option<f64> {
-    build.iter().find_map(|id| {
+pub(crate) fn revision_of<'a>(build: impl IntoIterator<Item = &'a str>) -> Option<f64> {
+    build.into_iter().find_map(|id| {
         let digits = id.strip_prefix("rev")?;
         (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
             .then(|| js::digits_to_f64(digits))
     })
 }
 
-pub(crate) fn is_dev(build: &[String]) -> bool {
-    build.iter().any(|id| id == "dev")
+pub(crate) fn is_dev<'a>(build: impl IntoIterator<Item = &'a str>) -> bool {
+    build.into_iter().any(|id| id == "dev")
 }
 
 /// The `en-US` collator (CLDR root rules, tertiary strength), built once.

@@ -76,13 +76,14 @@ pub struct ParsedVersion {
 impl ParsedVersion {
     fn new(raw: &str, semver: Semver) -> ParsedVersion {
         let version = semver.version_string();
+        let build = semver.build_ids().map(str::to_owned).collect();
         ParsedVersion {
             raw: raw.to_owned(),
             major: semver.major,
             minor: semver.minor,
             patch: semver.patch,
             prerelease: semver.prerelease,
-            build: semver.build,
+            build,
             version,
         }
     }
@@ -148,7 +149,7 @@ pub fn parse(version: &str) -> Option<ParsedVersion> {
 /// assert_eq!(get_revision(&parse("2.0.0+prev1").unwrap()), None);
 /// ```
 pub fn get_revision(parsed: &ParsedVersion) -> Option<f64> {
-    compare::revision_of(&parsed.build)
+    compare::revision_of(parsed.build.iter().map(String::as_str))
 }
 
 /// The pre-release identifiers, or `None` if invalid or a release.
@@ -216,8 +217,8 @@ impl<'a> Prepared<'a> {
             normalized: &self.normalized,
             parsed: self.semver.as_ref().map(|s| Parsed {
                 semver: s,
-                revision: compare::revision_of(&s.build).unwrap_or(0.0),
-                dev: compare::is_dev(&s.build),
+                revision: compare::revision_of(s.build_ids()).unwrap_or(0.0),
+                dev: compare::is_dev(s.build_ids()),
             }),
         }
     }
@@ -302,10 +303,7 @@ pub fn satisfies(version: &str, range: &str) -> bool {
     let Ok(v) = strict(&normalized) else {
         return false;
     };
-    match Range::parse(range) {
-        Ok(r) => r.test_semver(&v),
-        Err(_) => false,
-    }
+    range::parse_cached(range).is_some_and(|r| r.test_semver(&v))
 }
 
 /// node-semver `validRange(range, {loose: true})`: the desugared range, or
@@ -361,6 +359,97 @@ pub(crate) fn max_satisfying_index<'a>(
     best.map(|(i, _)| i)
 }
 
+/// Sort strings in ascending [`compare`] order, stably (equal versions keep
+/// their order, like JavaScript's `list.sort(compare)`). Each string is
+/// normalised and parsed once.
+///
+/// ```
+/// let mut list = ["2.88.4+rev1.prod", "garbage", "v2.88.4", "2.88.4.dev", "2022.10.1"];
+/// balena_semver::sort(&mut list);
+/// assert_eq!(list, ["garbage", "2.88.4.dev", "v2.88.4", "2.88.4+rev1.prod", "2022.10.1"]);
+/// ```
+pub fn sort<S: AsRef<str>>(versions: &mut [S]) {
+    sort_with(versions, Ordering::is_lt);
+}
+
+/// Sort strings in descending [`compare`] order (`list.sort(rcompare)`),
+/// stably.
+///
+/// ```
+/// let mut list = ["1.0.0", "2.0.0", "v1.0.0"];
+/// balena_semver::rsort(&mut list);
+/// assert_eq!(list, ["2.0.0", "1.0.0", "v1.0.0"]);
+/// ```
+pub fn rsort<S: AsRef<str>>(versions: &mut [S]) {
+    sort_with(versions, Ordering::is_gt);
+}
+
+fn sort_with<S: AsRef<str>>(versions: &mut [S], before: fn(Ordering) -> bool) {
+    struct Key {
+        normalized: String,
+        semver: Option<Semver>,
+        revision: f64,
+        dev: bool,
+    }
+    let keys: Vec<Key> = versions
+        .iter()
+        .map(|v| {
+            let normalized = normalize::normalize(v.as_ref()).into_owned();
+            let semver = strict(&normalized).ok();
+            let (revision, dev) = semver.as_ref().map_or((0.0, false), |s| {
+                (
+                    compare::revision_of(s.build_ids()).unwrap_or(0.0),
+                    compare::is_dev(s.build_ids()),
+                )
+            });
+            Key {
+                normalized,
+                semver,
+                revision,
+                dev,
+            }
+        })
+        .collect();
+    fn side(k: &Key) -> Side<'_> {
+        Side {
+            normalized: &k.normalized,
+            parsed: k.semver.as_ref().map(|s| Parsed {
+                semver: s,
+                revision: k.revision,
+                dev: k.dev,
+            }),
+        }
+    }
+    let mut order: Vec<usize> = (0..versions.len()).collect();
+    // A stable merge sort on the permutation: ties keep input order.
+    order.sort_by(|&a, &b| {
+        let ord = compare::compare_sides(&side(&keys[a]), &side(&keys[b])).0;
+        if ord.is_eq() {
+            Ordering::Equal
+        } else if before(ord) {
+            Ordering::Less
+        } else {
+            Ordering::Greater
+        }
+    });
+    apply_permutation(versions, order);
+}
+
+/// Rearrange `items` so that position `i` holds the element that was at
+/// `order[i]`, by following the permutation's cycles.
+fn apply_permutation<T>(items: &mut [T], mut order: Vec<usize>) {
+    for start in 0..items.len() {
+        let mut current = start;
+        while order[current] != start {
+            let next = order[current];
+            items.swap(current, next);
+            order[current] = current;
+            current = next;
+        }
+        order[current] = current;
+    }
+}
+
 /// Why a string is not a valid balenaOS version.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParseError {
@@ -405,6 +494,7 @@ pub struct Version {
     raw: String,
     normalized: String,
     semver: Semver,
+    build: Vec<String>,
     revision: Option<f64>,
     dev: bool,
 }
@@ -416,8 +506,9 @@ impl Version {
         match strict(&normalized) {
             Ok(semver) => Ok(Version {
                 raw: input.to_owned(),
-                revision: compare::revision_of(&semver.build),
-                dev: compare::is_dev(&semver.build),
+                revision: compare::revision_of(semver.build_ids()),
+                dev: compare::is_dev(semver.build_ids()),
+                build: semver.build_ids().map(str::to_owned).collect(),
                 normalized,
                 semver,
             }),
@@ -464,7 +555,7 @@ impl Version {
 
     /// The build identifiers.
     pub fn build(&self) -> &[String] {
-        &self.semver.build
+        &self.build
     }
 
     /// The `revN` revision ([`get_revision`]).
@@ -489,7 +580,7 @@ impl Version {
 
     /// Does this version satisfy the range ([`satisfies`])?
     pub fn satisfies(&self, range: &str) -> bool {
-        Range::parse(range).is_ok_and(|r| r.test(self))
+        range::parse_cached(range).is_some_and(|r| r.test(self))
     }
 
     /// [`compare`] with the deciding step.

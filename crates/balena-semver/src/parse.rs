@@ -110,7 +110,9 @@ pub(crate) struct Semver {
     pub minor: u64,
     pub patch: u64,
     pub prerelease: Vec<Identifier>,
-    pub build: Vec<String>,
+    /// The build metadata after `+`, empty when there is none (identifiers
+    /// are split on demand; the hot paths never need them as strings).
+    pub build: String,
 }
 
 /// Why node-semver rejected a version string.
@@ -125,6 +127,11 @@ pub(crate) enum Rejection {
 }
 
 impl Semver {
+    /// The build identifiers, in order.
+    pub fn build_ids(&self) -> impl Iterator<Item = &str> + Clone {
+        self.build.split('.').filter(|_| !self.build.is_empty())
+    }
+
     /// `version` as node-semver formats it: `M.m.p[-pre]`.
     pub fn version_string(&self) -> String {
         use std::fmt::Write as _;
@@ -318,9 +325,7 @@ fn finish(nums: [u64; 3], pre: Option<&str>, build: Option<&str>) -> Result<Semv
         prerelease: pre
             .map(|p| p.split('.').map(Identifier::from_piece).collect())
             .unwrap_or_default(),
-        build: build
-            .map(|b| b.split('.').map(str::to_owned).collect())
-            .unwrap_or_default(),
+        build: build.map(str::to_owned).unwrap_or_default(),
     })
 }
 

@@ -9,8 +9,10 @@
 //! Only loose mode without `includePrerelease` is implemented, since that is
 //! the only mode balena-semver uses.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
+use std::rc::Rc;
 use std::str::FromStr;
 
 use crate::js;
@@ -173,6 +175,31 @@ impl FromStr for Range {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Range::parse(s)
     }
+}
+
+/// How many parsed ranges each thread keeps (node-semver keeps 1000 too).
+const CACHE_CAPACITY: usize = 1000;
+
+thread_local! {
+    static CACHE: RefCell<HashMap<String, Option<Rc<Range>>>> = RefCell::new(HashMap::new());
+}
+
+/// Parse a range through a small per-thread cache: callers such as
+/// `satisfies` see the same few ranges over and over. Parsing is a pure
+/// function of the text, so the cache cannot change an answer.
+pub(crate) fn parse_cached(range: &str) -> Option<Rc<Range>> {
+    if let Some(hit) = CACHE.with(|c| c.borrow().get(range).cloned()) {
+        return hit;
+    }
+    let parsed = Range::parse(range).ok().map(Rc::new);
+    CACHE.with(|c| {
+        let mut cache = c.borrow_mut();
+        if cache.len() >= CACHE_CAPACITY {
+            cache.clear();
+        }
+        cache.insert(range.to_owned(), parsed.clone());
+    });
+    parsed
 }
 
 /// node-semver `testSet` without `includePrerelease`.
