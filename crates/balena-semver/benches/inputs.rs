@@ -7,10 +7,12 @@
 pub struct Rng(u64);
 
 impl Rng {
+    /// A generator starting from `seed`.
     pub fn new(seed: u64) -> Self {
         Rng(seed)
     }
 
+    /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
@@ -19,17 +21,22 @@ impl Rng {
         z ^ (z >> 31)
     }
 
+    /// A number in `0..n`.
     pub fn below(&mut self, n: u64) -> u64 {
         self.next_u64() % n
     }
 
+    /// One of `items`.
     pub fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
         items[self.below(items.len() as u64) as usize]
     }
 }
 
+/// The seed of every input list.
 pub const SEED: u64 = 0x00ba_1e4a_05e5;
+/// How many version strings to sort.
 pub const VERSIONS: usize = 100_000;
+/// How many `satisfies` calls to make.
 pub const SATISFIES_CALLS: usize = 100_000;
 
 /// Ranges as HUP rules, ESR tags and SDK callers write them.
@@ -114,6 +121,7 @@ pub fn version(rng: &mut Rng) -> String {
     }
 }
 
+/// The version strings to sort.
 pub fn versions() -> Vec<String> {
     let mut rng = Rng::new(SEED);
     (0..VERSIONS).map(|_| version(&mut rng)).collect()
