@@ -427,9 +427,7 @@ mod tests {
     async fn memory_database_migrates() {
         let db = Db::open_sqlite_memory().await.expect("open");
         let mut q = SelectStatement::new();
-        q.expr(sea_query::Expr::cust("COUNT(*)"))
-            .from("release")
-            .to_owned();
+        q.expr(sea_query::Expr::cust("COUNT(*)")).from("release");
         let rows = db.fetch(&q, &[CellType::Int]).await.expect("fetch");
         assert_eq!(rows, vec![vec![Cell::Int(0)]]);
     }

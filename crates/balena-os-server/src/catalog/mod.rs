@@ -191,6 +191,49 @@ impl ReleaseVersion {
         s
     }
 
+    /// The version columns of a release from a version string as balena
+    /// writes them (an image-bucket build folder, `VERSION_HOSTOS`, a
+    /// changelog heading), parsed with balena-semver: `2.19.0+rev1.prod`
+    /// gives build `rev1`, revision 1 and variant `prod`; `6.8.1` gives
+    /// revision 0 and no variant. `None` when balena-semver cannot parse it.
+    ///
+    /// ```
+    /// use balena_os_server::catalog::ReleaseVersion;
+    /// let v = ReleaseVersion::from_build_id("2.19.0+rev1.prod").unwrap();
+    /// assert_eq!((v.build.as_str(), v.revision, v.variant.as_str()), ("rev1", Some(1), "prod"));
+    /// assert_eq!(v.raw_version(0), "2.19.0+rev1.prod");
+    /// assert_eq!(ReleaseVersion::from_build_id("2.0.0.rev1").unwrap().raw_version(0), "2.0.0+rev1");
+    /// assert!(ReleaseVersion::from_build_id("latest").is_none());
+    /// ```
+    pub fn from_build_id(text: &str) -> Option<ReleaseVersion> {
+        let parsed = balena_semver::parse(text)?;
+        let mut build = parsed.build;
+        let mut prerelease: Vec<String> =
+            parsed.prerelease.iter().map(ToString::to_string).collect();
+        let is_variant = |s: &str| s.eq_ignore_ascii_case("dev") || s.eq_ignore_ascii_case("prod");
+        let mut variant = String::new();
+        if build.last().is_some_and(|b| is_variant(b)) {
+            variant = build.pop().unwrap_or_default().to_ascii_lowercase();
+        } else if build.is_empty() && prerelease.last().is_some_and(|p| is_variant(p)) {
+            variant = prerelease.pop().unwrap_or_default().to_ascii_lowercase();
+        }
+        let revision = build
+            .iter()
+            .find_map(|b| b.strip_prefix("rev").and_then(|n| n.parse::<u64>().ok()))
+            .unwrap_or(0);
+        let v = ReleaseVersion {
+            major: parsed.major,
+            minor: parsed.minor,
+            patch: parsed.patch,
+            prerelease: prerelease.join("."),
+            build: build.join("."),
+            variant,
+            revision: Some(revision),
+        };
+        v.validate().ok()?;
+        Some(v)
+    }
+
     /// Checks the identifiers the way balena's model constrains them.
     pub fn validate(&self) -> Result<(), CatalogError> {
         let ident_ok = |s: &str| {

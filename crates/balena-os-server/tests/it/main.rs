@@ -1,4 +1,5 @@
 //! Behaviour tests: real servers on loopback, real databases, real HTTP.
 
+mod access;
 mod common;
 mod conformance;
