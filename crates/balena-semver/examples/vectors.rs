@@ -1,7 +1,7 @@
 //! Evaluate balena-semver test-vector files.
 //!
 //! ```text
-//! cargo run --release -p balena-semver --features vectors --example vectors -- ../shared/vectors/semver-*.json
+//! cargo run --release -p balena-semver --example vectors -- ../shared/vectors/semver-*.json
 //! ```
 //!
 //! Prints one line per failing case and, last, `N passed, M failed`; exits

@@ -5,7 +5,7 @@
 // Rust vector runner can check them:
 //
 //   node fuzz.js SEED COUNT OUTDIR
-//   cargo run --release -p balena-semver --features vectors --example vectors -- OUTDIR/*.json
+//   cargo run --release -p balena-semver --example vectors -- OUTDIR/*.json
 'use strict';
 
 const fs = require('fs');
