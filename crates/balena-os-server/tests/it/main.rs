@@ -3,3 +3,4 @@
 mod access;
 mod common;
 mod conformance;
+mod import;
