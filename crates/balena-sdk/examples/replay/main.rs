@@ -21,6 +21,7 @@ async fn main() -> ExitCode {
     }
     let verbose = std::env::var_os("REPLAY_VERBOSE").is_some();
     let (mut passed, mut failed) = (0usize, 0usize);
+    let mut applied: std::collections::BTreeMap<&'static str, usize> = Default::default();
     for file in &files {
         let reports = match harness::run_file(file.as_ref()).await {
             Ok(r) => r,
@@ -30,6 +31,9 @@ async fn main() -> ExitCode {
             }
         };
         for r in reports {
+            for d in &r.deviations {
+                *applied.entry(d).or_default() += 1;
+            }
             if r.failures.is_empty() {
                 passed += 1;
                 if verbose {
@@ -42,6 +46,11 @@ async fn main() -> ExitCode {
                     println!("     {}", f.replace('\n', "\n     "));
                 }
             }
+        }
+    }
+    for d in harness::DEVIATIONS {
+        if let Some(n) = applied.get(d.name) {
+            println!("deviation {} ({n} case(s)): {}", d.name, d.reason);
         }
     }
     println!("{passed} passed, {failed} failed");

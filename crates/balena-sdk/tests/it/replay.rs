@@ -23,4 +23,7 @@ async fn every_conformance_case_replays() {
     // Every documented deviation rule is exercised by the shared file.
     let used: std::collections::BTreeSet<&str> = reports.iter().flat_map(|r| r.deviations.iter().copied()).collect();
     assert!(used.len() >= 8, "deviation rules used: {used:?}");
+    for name in &used {
+        assert!(harness::DEVIATIONS.iter().any(|d| d.name == *name), "undocumented deviation {name}");
+    }
 }
