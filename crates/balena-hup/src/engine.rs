@@ -1,5 +1,7 @@
 //! Applying a rule set to one (device type, current, target) request.
 
+use std::cmp::Ordering;
+
 use balena_semver::{Identifier, ParsedVersion};
 
 use crate::rules::{
@@ -123,11 +125,13 @@ impl RuleSet {
             _ => {}
         }
 
-        if balena_semver::lt(target, current) {
-            return Err(HupError::Downgrade);
-        }
-        if balena_semver::compare(current, target).is_eq() {
-            return Err(HupError::SameVersion);
+        // Upstream asks `lt(target, current)`, then `compare(current, target)
+        // == 0`; balena-semver's order is antisymmetric, so one comparison
+        // answers both.
+        match balena_semver::compare(target, current) {
+            Ordering::Less => return Err(HupError::Downgrade),
+            Ordering::Equal => return Err(HupError::SameVersion),
+            Ordering::Greater => {}
         }
 
         let action = self.select_action(
