@@ -2,6 +2,7 @@
 
 mod arch;
 mod engine;
+mod props;
 mod rules;
 mod vectors;
 
