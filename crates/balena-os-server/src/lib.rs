@@ -31,4 +31,7 @@ pub mod time;
 
 mod server;
 
-pub use server::{Bootstrap, Server, ServerBuilder, ServerError};
+pub use server::{
+    ADMIN_KEY_FILE, Bootstrap, DEFAULT_LISTEN, DEMO_KEY_FILE, SQLITE_FILE, Server, ServerBuilder,
+    ServerError,
+};

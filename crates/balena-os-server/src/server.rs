@@ -15,6 +15,8 @@ use crate::query::QueryLimits;
 pub const ADMIN_KEY_FILE: &str = "admin-api-key";
 /// File (in the data directory) holding the demo user's key.
 pub const DEMO_KEY_FILE: &str = "demo-api-key";
+/// Where `balena-os serve` listens by default.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8480";
 /// The SQLite database file in the data directory.
 pub const SQLITE_FILE: &str = "catalog.sqlite";
 
@@ -88,6 +90,22 @@ impl ServerBuilder {
     pub fn limits(mut self, limits: QueryLimits) -> Self {
         self.limits = limits;
         self
+    }
+
+    /// Opens the catalog database (creating and migrating it if needed)
+    /// without the first-start bootstrap: for operator commands.
+    pub async fn open_catalog(self) -> Result<Catalog, ServerError> {
+        let data_dir = self.data_dir.unwrap_or_else(|| PathBuf::from("data"));
+        let db = match &self.database_url {
+            Some(url) => Db::connect(url).await?,
+            None => {
+                tokio::fs::create_dir_all(&data_dir)
+                    .await
+                    .map_err(io_err(format!("creating {}", data_dir.display())))?;
+                Db::open_sqlite(&data_dir.join(SQLITE_FILE)).await?
+            }
+        };
+        Ok(Catalog::new(db))
     }
 
     /// Opens (and on first start, fills) the catalog.

@@ -315,7 +315,9 @@ fn esr_releases(app: &str) -> Result<Vec<NewRelease>, CatalogError> {
         base + 400 * DAY,
     ));
     // Legacy releases (2019.10–2022.01): version 0.0.0, the real one in tags.
-    let legacy: &[(&str, Option<&str>, Option<&str>, &str, i64)] = &[
+    // (what, `version` tag, `variant` tag, variant column, days after base)
+    type Legacy<'a> = (&'a str, Option<&'a str>, Option<&'a str>, &'a str, i64);
+    let legacy: &[Legacy] = &[
         (
             "legacy 2021.10.2 prod",
             Some("2021.10.2"),

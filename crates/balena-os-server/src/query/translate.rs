@@ -397,7 +397,7 @@ impl Translator<'_> {
             None
         };
         if let Some(filter) = options.filter() {
-            let f = self.condition(&[scope.clone()], filter)?;
+            let f = self.condition(std::slice::from_ref(&scope), filter)?;
             condition = Some(match condition {
                 Some(c) => c.and(f),
                 None => f,
@@ -419,14 +419,14 @@ impl Translator<'_> {
                         if path.segments().len() == 1 && path.segments()[0].as_str() == "id" {
                             by_id = true;
                         }
-                        let v = self.path_value(&[scope.clone()], path)?;
+                        let v = self.path_value(std::slice::from_ref(&scope), path)?;
                         if v.ty == Ty::Null {
                             return Err(bad("Cannot order by null"));
                         }
                         v.expr
                     }
                     OrderByTarget::Count { path, filter } => {
-                        self.count_value(&[scope.clone()], path, filter.as_deref())?
+                        self.count_value(std::slice::from_ref(&scope), path, filter.as_deref())?
                             .expr
                     }
                 };

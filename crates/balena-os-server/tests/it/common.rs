@@ -83,7 +83,6 @@ pub async fn fresh_database_url(backend: Backend) -> Option<String> {
 pub struct TestServer {
     pub url: String,
     pub data: tempfile::TempDir,
-    pub database_url: Option<String>,
     pub catalog: Catalog,
     pub admin_key: Option<String>,
     pub demo_key: Option<String>,
@@ -137,7 +136,6 @@ impl TestServer {
         TestServer {
             url,
             data,
-            database_url,
             catalog,
             admin_key,
             demo_key,

@@ -1,0 +1,106 @@
+//! `balena-os serve`.
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use balena_os_server::Server;
+use clap::Args;
+
+use super::StorageArgs;
+
+/// Arguments of `balena-os serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (`127.0.0.1:0` picks a free port).
+    #[arg(long, env = "BALENA_OS_LISTEN", default_value = balena_os_server::DEFAULT_LISTEN)]
+    pub listen: SocketAddr,
+    #[command(flatten)]
+    pub storage: StorageArgs,
+    /// On an empty catalog, load the demo catalog (device types, OS
+    /// versions, supervisor releases, an organisation, a user and fleets);
+    /// the demo user's API key is written to `<data>/demo-api-key`.
+    #[arg(long)]
+    pub demo: bool,
+    /// Log as JSON lines instead of text.
+    #[arg(long)]
+    pub log_json: bool,
+}
+
+fn init_logging(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}
+
+/// Runs the server until Ctrl-C or SIGTERM. The first line on stdout is the
+/// base URL.
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    init_logging(args.log_json);
+    let mut builder = Server::builder()
+        .data_dir(&args.storage.data)
+        .demo(args.demo);
+    if let Some(url) = &args.storage.database_url {
+        builder = builder.database_url(url);
+    }
+    let server = builder.build().await.context("starting the server")?;
+    if let Some(b) = server.bootstrap() {
+        tracing::warn!(
+            "first start: the administrator API key is in {}",
+            server
+                .data_dir()
+                .join(balena_os_server::ADMIN_KEY_FILE)
+                .display()
+        );
+        if b.demo_key.is_some() {
+            tracing::info!(
+                "demo catalog loaded; the demo user's API key is in {}",
+                server
+                    .data_dir()
+                    .join(balena_os_server::DEMO_KEY_FILE)
+                    .display()
+            );
+        }
+    }
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    let addr = listener.local_addr().context("reading the bound address")?;
+    {
+        use std::io::Write;
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "http://{addr}").context("writing to stdout")?;
+        stdout.flush().context("writing to stdout")?;
+    }
+    tracing::info!(%addr, "listening");
+    server.serve(listener, shutdown_signal()).await?;
+    Ok(())
+}

@@ -1,0 +1,213 @@
+//! The `balena-os` binary: serve (first stdout line, demo key, clean
+//! shutdown on SIGTERM) and the admin commands.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use assert_cmd::cargo::CommandCargoExt;
+
+fn balena_os() -> Command {
+    Command::cargo_bin("balena-os").expect("balena-os binary")
+}
+
+fn admin(data: &std::path::Path, args: &[&str]) -> std::process::Output {
+    balena_os()
+        .args(["admin", "--data"])
+        .arg(data)
+        .args(args)
+        .env_remove("BALENA_OS_DATABASE_URL")
+        .output()
+        .expect("run balena-os admin")
+}
+
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn http_get(base: &str, path: &str, key: Option<&str>) -> (u16, String) {
+    // A tiny HTTP/1.1 client: the test needs no HTTP library for this.
+    use std::io::{Read, Write};
+    let addr = base.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    let auth = key
+        .map(|k| format!("Authorization: Bearer {k}\r\n"))
+        .unwrap_or_default();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n"
+    )
+    .expect("send");
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).expect("read");
+    let status = resp
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = resp
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[test]
+fn serve_prints_url_first_and_stops_on_sigterm() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let mut child = balena_os()
+        .args(["serve", "--listen", "127.0.0.1:0", "--demo", "--data"])
+        .arg(data.path())
+        .env_remove("BALENA_OS_DATABASE_URL")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start balena-os serve");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut first)
+        .expect("first line");
+    let base = first.trim().to_owned();
+    assert!(base.starts_with("http://127.0.0.1:"), "{base}");
+    assert_eq!(http_get(&base, "/ping", None), (200, "OK".to_owned()));
+    let key = std::fs::read_to_string(data.path().join("demo-api-key")).expect("demo key file");
+    let (status, body) = http_get(
+        &base,
+        "/v7/application?$select=slug&$filter=slug%20eq%20%27demo/fleet-rpi4%27",
+        Some(key.trim()),
+    );
+    assert_eq!(status, 200);
+    assert!(body.contains("demo/fleet-rpi4"), "{body}");
+    assert!(data.path().join("admin-api-key").exists());
+
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(kill.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            assert!(status.success(), "clean exit on SIGTERM: {status}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "server did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn admin_commands() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let d = data.path();
+    let out = admin(d, &["org", "create", "acme", "--name", "ACME Corp"]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(stdout(&out).contains("\"handle\":\"acme\""));
+    // Creating it twice is refused with a message.
+    let out = admin(d, &["org", "create", "acme"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
+    // Bad input is refused.
+    let out = admin(d, &["org", "create", "Not Valid"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid organization handle"));
+
+    let out = admin(
+        d,
+        &[
+            "user",
+            "create",
+            "bob",
+            "--org",
+            "acme",
+            "--email",
+            "bob@acme.example",
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let out = admin(
+        d,
+        &[
+            "api-key",
+            "create",
+            "bob",
+            "--name",
+            "ci",
+            "--expires-in-days",
+            "30",
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let key = stdout(&out);
+    assert_eq!(key.len(), 32, "{key}");
+    let out = admin(d, &["api-key", "create", "nobody"]);
+    assert!(!out.status.success());
+
+    // A fleet needs an existing device type: import one first.
+    let out = admin(
+        d,
+        &[
+            "fleet",
+            "create",
+            "acme",
+            "gateways",
+            "--device-type",
+            "intel-nuc",
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no device type 'intel-nuc'"));
+    let bucket = tempfile::tempdir().expect("bucket");
+    let build = bucket.path().join("intel-nuc/6.0.13");
+    std::fs::create_dir_all(&build).expect("mkdir");
+    std::fs::write(
+        build.join("device-type.json"),
+        r#"{"slug":"intel-nuc","name":"Intel NUC","arch":"amd64","aliases":["nuc"]}"#,
+    )
+    .expect("write");
+    std::fs::write(build.join("image.json"), "{}").expect("write");
+    let out = admin(d, &["import", bucket.path().to_str().expect("utf-8 path")]);
+    assert!(out.status.success(), "{out:?}");
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON report");
+    assert_eq!(report["releases_created"], 1);
+    let out = admin(
+        d,
+        &[
+            "fleet",
+            "create",
+            "acme",
+            "gateways",
+            "--device-type",
+            "nuc",
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let fleet: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON fleet");
+    assert_eq!(fleet["slug"], "acme/gateways");
+    assert_eq!(fleet["uuid"].as_str().map(str::len), Some(32));
+
+    // The key works against a server on the same data directory, and sees
+    // the private fleet of its organisation.
+    let mut child = balena_os()
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(d)
+        .env_remove("BALENA_OS_DATABASE_URL")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("serve");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut first)
+        .expect("first line");
+    let base = first.trim().to_owned();
+    let q = "/v7/application?$select=slug&$filter=slug%20eq%20%27acme/gateways%27";
+    let (_, body) = http_get(&base, q, Some(&key));
+    assert!(body.contains("acme/gateways"), "{body}");
+    let (_, body) = http_get(&base, q, None);
+    assert_eq!(body, r#"{"d":[]}"#);
+    let _ = child.kill();
+    let _ = child.wait();
+}
