@@ -11,9 +11,13 @@ cd "$(dirname "$0")/../../.."
 for t in pigz hyperfine python3; do
   command -v "$t" >/dev/null || { echo "missing $t (apt-get install $t)"; exit 1; }
 done
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
-cargo build --release -q -p balena-image --example image_tool
-T=$CARGO_TARGET_DIR/release/examples/image_tool
+if [ -n "${IMAGE_TOOL:-}" ]; then
+  T=$IMAGE_TOOL   # a prebuilt examples/image_tool
+else
+  export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
+  cargo build --release -q -p balena-image --example image_tool
+  T=$CARGO_TARGET_DIR/release/examples/image_tool
+fi
 W=${BENCH_DIR:-/tmp/balena-image-bench}
 SIZE_MIB=${SIZE_MIB:-2048}
 CORES=$(nproc)
