@@ -82,7 +82,10 @@ impl Credentials {
             && let Some(claims) = JwtClaims::decode(t)
             && let Some(exp) = claims.exp
         {
-            let now_s = now.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+            let now_s = now
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
             if exp <= now_s {
                 return Err(Error::ExpiredToken { expired_at: exp });
             }
@@ -99,7 +102,8 @@ impl Credentials {
             return false;
         };
         let issued = UNIX_EPOCH + Duration::from_secs(iat);
-        now.duration_since(issued).is_ok_and(|age| age >= REFRESH_AFTER)
+        now.duration_since(issued)
+            .is_ok_and(|age| age >= REFRESH_AFTER)
     }
 }
 
@@ -119,8 +123,16 @@ impl JwtClaims {
         let bytes = base64url_decode(payload)?;
         let value: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
         let obj = value.as_object()?;
-        let num = |k: &str| obj.get(k).and_then(|v| v.as_f64()).filter(|n| *n >= 0.0).map(|n| n as u64);
-        Some(JwtClaims { iat: num("iat"), exp: num("exp") })
+        let num = |k: &str| {
+            obj.get(k)
+                .and_then(|v| v.as_f64())
+                .filter(|n| *n >= 0.0)
+                .map(|n| n as u64)
+        };
+        Some(JwtClaims {
+            iat: num("iat"),
+            exp: num("exp"),
+        })
     }
 }
 
@@ -170,8 +182,14 @@ mod tests {
 
     #[test]
     fn classifies_tokens() {
-        assert!(matches!(Credentials::from_token(OLD_JWT).unwrap(), Credentials::SessionToken(_)));
-        assert!(matches!(Credentials::from_token("plainkey").unwrap(), Credentials::ApiKey(_)));
+        assert!(matches!(
+            Credentials::from_token(OLD_JWT).unwrap(),
+            Credentials::SessionToken(_)
+        ));
+        assert!(matches!(
+            Credentials::from_token("plainkey").unwrap(),
+            Credentials::ApiKey(_)
+        ));
         assert!(Credentials::from_token("  ").is_err());
         assert!(Credentials::from_token("a b").is_err());
     }
@@ -188,7 +206,10 @@ mod tests {
         assert!(c.needs_refresh(day_after));
         assert!(c.check_not_expired(day_after).is_ok());
         let far = UNIX_EPOCH + Duration::from_secs(4_102_444_800);
-        assert!(matches!(c.check_not_expired(far), Err(Error::ExpiredToken { .. })));
+        assert!(matches!(
+            c.check_not_expired(far),
+            Err(Error::ExpiredToken { .. })
+        ));
         let debug = format!("{c:?}");
         assert!(!debug.contains("eyJ"));
     }

@@ -29,18 +29,26 @@ pub(crate) struct Memo<K, V> {
 
 impl<K: Eq + Hash + Clone, V: Clone> Memo<K, V> {
     pub(crate) fn new(ttl: Duration) -> Self {
-        Memo { ttl, slots: Mutex::new(HashMap::new()) }
+        Memo {
+            ttl,
+            slots: Mutex::new(HashMap::new()),
+        }
     }
 
     fn slot(&self, key: &K) -> Arc<Slot<V>> {
         let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(slot) = slots.get(key) {
-            let fresh = slot.cell.get().is_none_or(|(_, at)| at.elapsed() < self.ttl);
+            let fresh = slot
+                .cell
+                .get()
+                .is_none_or(|(_, at)| at.elapsed() < self.ttl);
             if fresh {
                 return Arc::clone(slot);
             }
         }
-        let slot = Arc::new(Slot { cell: OnceCell::new() });
+        let slot = Arc::new(Slot {
+            cell: OnceCell::new(),
+        });
         slots.insert(key.clone(), Arc::clone(&slot));
         slot
     }
@@ -84,7 +92,10 @@ mod tests {
                 if ok { Ok(7) } else { Err("boom") }
             }
         };
-        assert_eq!(memo.get_or_try_init("k".into(), make(false)).await, Err("boom"));
+        assert_eq!(
+            memo.get_or_try_init("k".into(), make(false)).await,
+            Err("boom")
+        );
         assert_eq!(memo.get_or_try_init("k".into(), make(true)).await, Ok(7));
         assert_eq!(memo.get_or_try_init("k".into(), make(true)).await, Ok(7));
         assert_eq!(calls.load(Ordering::SeqCst), 2);

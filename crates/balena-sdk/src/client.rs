@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, USER_AGENT};
+use reqwest::header::{
+    AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, USER_AGENT,
+};
 use url::Url;
 
 use crate::auth::Credentials;
@@ -43,7 +45,11 @@ pub(crate) struct Caches {
 
 impl Caches {
     fn new() -> Self {
-        Caches { versions: Memo::new(CACHE_TTL), slugs: Memo::new(CACHE_TTL), sizes: Memo::new(CACHE_TTL) }
+        Caches {
+            versions: Memo::new(CACHE_TTL),
+            slugs: Memo::new(CACHE_TTL),
+            sizes: Memo::new(CACHE_TTL),
+        }
     }
 
     fn clear(&self) {
@@ -235,18 +241,32 @@ impl BalenaBuilder {
         if let Some(e) = self.env_error {
             return Err(Error::Configuration(e));
         }
-        let api_url = Url::parse(self.api_url.trim())
-            .map_err(|e| Error::Configuration(format!("API URL {:?} is not a URL: {e}", self.api_url)))?;
+        let api_url = Url::parse(self.api_url.trim()).map_err(|e| {
+            Error::Configuration(format!("API URL {:?} is not a URL: {e}", self.api_url))
+        })?;
         if !matches!(api_url.scheme(), "http" | "https") || api_url.host().is_none() {
-            return Err(Error::Configuration(format!("API URL {:?} must be an http(s) URL with a host", self.api_url)));
+            return Err(Error::Configuration(format!(
+                "API URL {:?} must be an http(s) URL with a host",
+                self.api_url
+            )));
         }
-        let origin = Url::parse(&api_url.origin().ascii_serialization())
-            .map_err(|e| Error::Configuration(format!("API URL {:?} has no usable origin: {e}", self.api_url)))?;
+        let origin = Url::parse(&api_url.origin().ascii_serialization()).map_err(|e| {
+            Error::Configuration(format!(
+                "API URL {:?} has no usable origin: {e}",
+                self.api_url
+            ))
+        })?;
         if self.timeout.is_zero() {
-            return Err(Error::Configuration("the timeout must be longer than zero".into()));
+            return Err(Error::Configuration(
+                "the timeout must be longer than zero".into(),
+            ));
         }
-        let user_agent = HeaderValue::from_str(&self.user_agent)
-            .map_err(|_| Error::Configuration(format!("user agent {:?} is not a valid header value", self.user_agent)))?;
+        let user_agent = HeaderValue::from_str(&self.user_agent).map_err(|_| {
+            Error::Configuration(format!(
+                "user agent {:?} is not a valid header value",
+                self.user_agent
+            ))
+        })?;
         let credentials = match self.token {
             None => None,
             Some(t) => {
@@ -273,12 +293,15 @@ impl BalenaBuilder {
                     ProxyChoice::System => {}
                     ProxyChoice::None => b = b.no_proxy(),
                     ProxyChoice::Url(u) => {
-                        let p = reqwest::Proxy::all(u.as_str())
-                            .map_err(|e| Error::Configuration(format!("proxy {u:?} is not usable: {e}")))?;
+                        let p = reqwest::Proxy::all(u.as_str()).map_err(|e| {
+                            Error::Configuration(format!("proxy {u:?} is not usable: {e}"))
+                        })?;
                         b = b.proxy(p);
                     }
                 }
-                b.build().map_err(|e| Error::Configuration(format!("cannot build the HTTP client: {e}")))?
+                b.build().map_err(|e| {
+                    Error::Configuration(format!("cannot build the HTTP client: {e}"))
+                })?
             }
         };
         Ok(Balena {
@@ -369,7 +392,11 @@ impl Balena {
 
     /// Replaces the credentials (`None` logs out). Clears every cache.
     pub fn set_credentials(&self, credentials: Option<Credentials>) {
-        *self.inner.credentials.write().unwrap_or_else(|p| p.into_inner()) = credentials;
+        *self
+            .inner
+            .credentials
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = credentials;
         self.inner.caches.clear();
     }
 
@@ -388,7 +415,11 @@ impl Balena {
     }
 
     fn read_credentials(&self) -> Option<Credentials> {
-        self.inner.credentials.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.inner
+            .credentials
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// The full URL of a request: the API origin joined with the absolute
@@ -402,11 +433,14 @@ impl Balena {
                 reason: "must be an absolute path on the API host".into(),
             });
         }
-        self.inner.origin.join(&request.path_and_query).map_err(|e| Error::InvalidParameter {
-            name: "path_and_query",
-            value: request.path_and_query.clone(),
-            reason: e.to_string(),
-        })
+        self.inner
+            .origin
+            .join(&request.path_and_query)
+            .map_err(|e| Error::InvalidParameter {
+                name: "path_and_query",
+                value: request.path_and_query.clone(),
+                reason: e.to_string(),
+            })
     }
 
     /// The token to send, refreshing an old session token first for REST
@@ -435,7 +469,11 @@ impl Balena {
             reason: "the refreshed token is empty or malformed".into(),
         })?;
         // A refresh is not a change of identity: caches stay.
-        *self.inner.credentials.write().unwrap_or_else(|p| p.into_inner()) = Some(fresh);
+        *self
+            .inner
+            .credentials
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = Some(fresh);
         Ok(token)
     }
 
@@ -444,8 +482,9 @@ impl Balena {
         h.insert(X_BALENA_CLIENT, HeaderValue::from_static(CLIENT_HEADER));
         h.insert(USER_AGENT, self.inner.user_agent.clone());
         if let Some(t) = token {
-            let mut v = HeaderValue::from_str(&format!("Bearer {t}"))
-                .map_err(|_| Error::Configuration("the stored token is not a valid header value".into()))?;
+            let mut v = HeaderValue::from_str(&format!("Bearer {t}")).map_err(|_| {
+                Error::Configuration("the stored token is not a valid header value".into())
+            })?;
             v.set_sensitive(true);
             h.insert(AUTHORIZATION, v);
         }
@@ -456,10 +495,17 @@ impl Balena {
     }
 
     fn transport_error(request: &ApiRequest, source: reqwest::Error) -> Error {
-        Error::Transport { request: request.describe(), source }
+        Error::Transport {
+            request: request.describe(),
+            source,
+        }
     }
 
-    async fn execute_with_token(&self, request: &ApiRequest, token: Option<&str>) -> Result<RawResponse> {
+    async fn execute_with_token(
+        &self,
+        request: &ApiRequest,
+        token: Option<&str>,
+    ) -> Result<RawResponse> {
         let url = self.url_for(request)?;
         let mut rb = self
             .inner
@@ -471,11 +517,25 @@ impl Balena {
             rb = rb.body(body.to_string());
         }
         tracing::debug!(request = %request.describe(), "sending");
-        let resp = rb.send().await.map_err(|e| Self::transport_error(request, e))?;
+        let resp = rb
+            .send()
+            .await
+            .map_err(|e| Self::transport_error(request, e))?;
         let status = resp.status().as_u16();
-        let content_type = resp.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
-        let body = resp.bytes().await.map_err(|e| Self::transport_error(request, e))?;
-        Ok(RawResponse { status, content_type, body })
+        let content_type = resp
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| Self::transport_error(request, e))?;
+        Ok(RawResponse {
+            status,
+            content_type,
+            body,
+        })
     }
 
     /// Sends a described request and reads the whole answer. Returns the
@@ -499,12 +559,19 @@ impl Balena {
         for (k, v) in extra {
             headers.insert(k.clone(), v.clone());
         }
-        let mut rb = self.inner.http.request(request.method.to_reqwest(), url).headers(headers);
+        let mut rb = self
+            .inner
+            .http
+            .request(request.method.to_reqwest(), url)
+            .headers(headers);
         if let Some(body) = &request.body {
             rb = rb.body(body.to_string());
         }
         tracing::debug!(request = %request.describe(), "sending (streamed)");
-        let resp = rb.send().await.map_err(|e| Self::transport_error(request, e))?;
+        let resp = rb
+            .send()
+            .await
+            .map_err(|e| Self::transport_error(request, e))?;
         Ok((resp, token.is_some()))
     }
 
@@ -524,7 +591,10 @@ impl Balena {
     pub async fn send(&self, request: &ApiRequest) -> Result<ApiResponse> {
         let (resp, authenticated) = self.execute(request).await?;
         crate::request::check_status(request, &resp, authenticated)?;
-        Ok(ApiResponse { status: resp.status, body: resp.body() })
+        Ok(ApiResponse {
+            status: resp.status,
+            body: resp.body(),
+        })
     }
 
     /// Sends a pine request and returns its rows.
@@ -534,7 +604,10 @@ impl Balena {
     }
 
     /// Sends a pine request addressed to one row.
-    pub(crate) async fn pine_single(&self, request: &ApiRequest) -> Result<Option<serde_json::Value>> {
+    pub(crate) async fn pine_single(
+        &self,
+        request: &ApiRequest,
+    ) -> Result<Option<serde_json::Value>> {
         let (resp, authenticated) = self.execute(request).await?;
         crate::request::decode_pine_single(request, &resp, authenticated)
     }
@@ -551,11 +624,23 @@ mod tests {
         assert!(Balena::builder().timeout(Duration::ZERO).build().is_err());
         assert!(Balena::builder().api_key("").build().is_err());
         assert!(Balena::builder().user_agent("bad\nagent").build().is_err());
-        let b = Balena::builder().api_url("http://127.0.0.1:9/some/prefix/").api_key("k").build().unwrap();
+        let b = Balena::builder()
+            .api_url("http://127.0.0.1:9/some/prefix/")
+            .api_key("k")
+            .build()
+            .unwrap();
         assert!(b.is_logged_in());
-        let url = b.url_for(&ApiRequest::pine("/v7/x?$filter=a eq 'b'".into())).unwrap();
-        assert_eq!(url.as_str(), "http://127.0.0.1:9/v7/x?$filter=a%20eq%20%27b%27");
-        assert!(b.url_for(&ApiRequest::pine("//evil.example/x".into())).is_err());
+        let url = b
+            .url_for(&ApiRequest::pine("/v7/x?$filter=a eq 'b'".into()))
+            .unwrap();
+        assert_eq!(
+            url.as_str(),
+            "http://127.0.0.1:9/v7/x?$filter=a%20eq%20%27b%27"
+        );
+        assert!(
+            b.url_for(&ApiRequest::pine("//evil.example/x".into()))
+                .is_err()
+        );
         b.logout();
         assert!(!b.is_logged_in());
     }
@@ -565,7 +650,10 @@ mod tests {
         // {"alg":"HS256","typ":"JWT"} . {"id":1,"actor":11,"iat":1600000000,"exp":1600000100}
         let expired = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpZCI6MSwiYWN0b3IiOjExLCJpYXQiOjE2MDAwMDAwMDAsImV4cCI6MTYwMDAwMDEwMH0.c2lnbmF0dXJl";
         let b = Balena::builder().build().unwrap();
-        assert!(matches!(b.login_with_token(expired), Err(Error::ExpiredToken { .. })));
+        assert!(matches!(
+            b.login_with_token(expired),
+            Err(Error::ExpiredToken { .. })
+        ));
         assert!(!b.is_logged_in());
         assert!(Balena::builder().token(expired).build().is_err());
     }

@@ -11,8 +11,9 @@ use bytes::Bytes;
 use flate2::{Decompress, FlushDecompress, Status};
 use futures_util::{Stream, StreamExt};
 use reqwest::header::{
-    ACCEPT_ENCODING, ACCEPT_RANGES, CONTENT_DISPOSITION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE,
-    ETAG, HeaderMap, HeaderName, HeaderValue, IF_RANGE, LAST_MODIFIED, RANGE,
+    ACCEPT_ENCODING, ACCEPT_RANGES, CONTENT_DISPOSITION, CONTENT_ENCODING, CONTENT_LENGTH,
+    CONTENT_RANGE, CONTENT_TYPE, ETAG, HeaderMap, HeaderName, HeaderValue, IF_RANGE, LAST_MODIFIED,
+    RANGE,
 };
 use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 
@@ -42,8 +43,18 @@ pub struct DownloadProgress {
 
 impl DownloadProgress {
     fn new(total: Option<u64>, received: u64) -> Self {
-        let percentage = total.map(|t| if t == 0 { 100.0 } else { received as f64 * 100.0 / t as f64 });
-        DownloadProgress { total, received, percentage }
+        let percentage = total.map(|t| {
+            if t == 0 {
+                100.0
+            } else {
+                received as f64 * 100.0 / t as f64
+            }
+        });
+        DownloadProgress {
+            total,
+            received,
+            percentage,
+        }
     }
 }
 
@@ -71,7 +82,9 @@ pub struct DownloadMetadata {
 }
 
 fn header_str(h: &HeaderMap, name: HeaderName) -> Option<String> {
-    h.get(name).and_then(|v| v.to_str().ok()).map(|s| s.trim().to_owned())
+    h.get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.trim().to_owned())
 }
 
 impl DownloadMetadata {
@@ -85,10 +98,12 @@ impl DownloadMetadata {
             content_length,
             total: content_length.or(transfer_length),
             content_encoding: header_str(h, CONTENT_ENCODING).map(|e| e.to_ascii_lowercase()),
-            file_name: header_str(h, CONTENT_DISPOSITION).and_then(|v| content_disposition_file_name(&v)),
+            file_name: header_str(h, CONTENT_DISPOSITION)
+                .and_then(|v| content_disposition_file_name(&v)),
             etag: header_str(h, ETAG),
             last_modified: header_str(h, LAST_MODIFIED),
-            accepts_ranges: header_str(h, ACCEPT_RANGES).is_some_and(|v| v.eq_ignore_ascii_case("bytes")),
+            accepts_ranges: header_str(h, ACCEPT_RANGES)
+                .is_some_and(|v| v.eq_ignore_ascii_case("bytes")),
         }
     }
 }
@@ -106,24 +121,39 @@ pub fn content_disposition_file_name(value: &str) -> Option<String> {
     let mut plain = None;
     let mut extended = None;
     for part in value.split(';').map(str::trim) {
-        let Some((k, v)) = part.split_once('=') else { continue };
+        let Some((k, v)) = part.split_once('=') else {
+            continue;
+        };
         match k.trim().to_ascii_lowercase().as_str() {
             "filename*" => {
                 let v = v.trim();
                 let encoded = v.splitn(3, '\'').nth(2).unwrap_or(v);
-                extended = Some(percent_encoding::percent_decode_str(encoded).decode_utf8_lossy().into_owned());
+                extended = Some(
+                    percent_encoding::percent_decode_str(encoded)
+                        .decode_utf8_lossy()
+                        .into_owned(),
+                );
             }
             "filename" => {
                 let v = v.trim();
-                let v = v.strip_prefix('"').and_then(|s| s.strip_suffix('"')).unwrap_or(v);
+                let v = v
+                    .strip_prefix('"')
+                    .and_then(|s| s.strip_suffix('"'))
+                    .unwrap_or(v);
                 plain = Some(v.replace("\\\"", "\""));
             }
             _ => {}
         }
     }
     let name = extended.or(plain)?;
-    let base = name.rsplit(['/', '\\']).next().unwrap_or_default().trim().to_owned();
-    (!base.is_empty() && base != "." && base != ".." && !base.chars().any(char::is_control)).then_some(base)
+    let base = name
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
+    (!base.is_empty() && base != "." && base != ".." && !base.chars().any(char::is_control))
+        .then_some(base)
 }
 
 /// A streaming gzip decoder that checks every member's CRC32 and ISIZE.
@@ -189,7 +219,11 @@ fn gzip_header_len(b: &[u8]) -> std::result::Result<Option<usize>, String> {
 
 /// Inflates as much of `input` as possible into `out`; returns the bytes
 /// consumed and whether the deflate stream ended.
-fn inflate_into(d: &mut Decompress, mut input: &[u8], out: &mut Vec<u8>) -> std::result::Result<(usize, bool), String> {
+fn inflate_into(
+    d: &mut Decompress,
+    mut input: &[u8],
+    out: &mut Vec<u8>,
+) -> std::result::Result<(usize, bool), String> {
     let mut consumed = 0usize;
     loop {
         if out.capacity() - out.len() < 32 * 1024 {
@@ -197,7 +231,9 @@ fn inflate_into(d: &mut Decompress, mut input: &[u8], out: &mut Vec<u8>) -> std:
         }
         let (in0, out0) = (d.total_in(), out.len());
         let spare = out.capacity() - out.len();
-        let status = d.decompress_vec(input, out, FlushDecompress::None).map_err(|e| format!("corrupt deflate data: {e}"))?;
+        let status = d
+            .decompress_vec(input, out, FlushDecompress::None)
+            .map_err(|e| format!("corrupt deflate data: {e}"))?;
         let used = (d.total_in() - in0) as usize;
         let produced = out.len() - out0;
         consumed += used;
@@ -227,7 +263,11 @@ impl GzipDecoder {
     }
 
     /// Decodes `input`, appending the output to `out`.
-    pub(crate) fn feed(&mut self, mut input: &[u8], out: &mut Vec<u8>) -> std::result::Result<(), String> {
+    pub(crate) fn feed(
+        &mut self,
+        mut input: &[u8],
+        out: &mut Vec<u8>,
+    ) -> std::result::Result<(), String> {
         while !input.is_empty() {
             match self.state {
                 GzState::BetweenMembers => {
@@ -267,14 +307,30 @@ impl GzipDecoder {
                     self.pending.extend_from_slice(&input[..take]);
                     input = &input[take..];
                     if self.pending.len() == 8 {
-                        let crc = u32::from_le_bytes([self.pending[0], self.pending[1], self.pending[2], self.pending[3]]);
-                        let isize = u32::from_le_bytes([self.pending[4], self.pending[5], self.pending[6], self.pending[7]]);
-                        let actual = std::mem::replace(&mut self.crc, crc32fast::Hasher::new()).finalize();
+                        let crc = u32::from_le_bytes([
+                            self.pending[0],
+                            self.pending[1],
+                            self.pending[2],
+                            self.pending[3],
+                        ]);
+                        let isize = u32::from_le_bytes([
+                            self.pending[4],
+                            self.pending[5],
+                            self.pending[6],
+                            self.pending[7],
+                        ]);
+                        let actual =
+                            std::mem::replace(&mut self.crc, crc32fast::Hasher::new()).finalize();
                         if crc != actual {
-                            return Err(format!("gzip CRC32 mismatch (trailer {crc:08x}, data {actual:08x})"));
+                            return Err(format!(
+                                "gzip CRC32 mismatch (trailer {crc:08x}, data {actual:08x})"
+                            ));
                         }
                         if isize != self.size {
-                            return Err(format!("gzip ISIZE mismatch (trailer {isize}, data {})", self.size));
+                            return Err(format!(
+                                "gzip ISIZE mismatch (trailer {isize}, data {})",
+                                self.size
+                            ));
                         }
                         self.pending.clear();
                         self.size = 0;
@@ -295,7 +351,9 @@ impl GzipDecoder {
             GzState::Header if self.members > 0 && self.pending.is_empty() => Ok(()),
             GzState::Header => Err("gzip data ends inside a header".into()),
             GzState::Body => Err("gzip data is truncated (deflate stream not finished)".into()),
-            GzState::Trailer => Err("gzip data is truncated (incomplete CRC32/ISIZE trailer)".into()),
+            GzState::Trailer => {
+                Err("gzip data is truncated (incomplete CRC32/ISIZE trailer)".into())
+            }
             GzState::BetweenMembers => Err("no gzip data".into()),
         }
     }
@@ -306,7 +364,11 @@ enum ContentDecoder {
     Identity,
     Gzip(Box<GzipDecoder>),
     /// `deflate`: zlib-wrapped (RFC 9110) or, from some servers, raw.
-    Deflate { inflate: Option<Box<Decompress>>, sniff: Vec<u8>, ended: bool },
+    Deflate {
+        inflate: Option<Box<Decompress>>,
+        sniff: Vec<u8>,
+        ended: bool,
+    },
 }
 
 impl ContentDecoder {
@@ -314,7 +376,11 @@ impl ContentDecoder {
         match encoding.map(str::trim) {
             None | Some("") | Some("identity") => Ok(ContentDecoder::Identity),
             Some("gzip") | Some("x-gzip") => Ok(ContentDecoder::Gzip(Box::new(GzipDecoder::new()))),
-            Some("deflate") => Ok(ContentDecoder::Deflate { inflate: None, sniff: Vec::new(), ended: false }),
+            Some("deflate") => Ok(ContentDecoder::Deflate {
+                inflate: None,
+                sniff: Vec::new(),
+                ended: false,
+            }),
             Some(other) => Err(format!("unsupported Content-Encoding {other:?}")),
         }
     }
@@ -327,7 +393,11 @@ impl ContentDecoder {
                 g.feed(&chunk, &mut out)?;
                 Ok(Bytes::from(out))
             }
-            ContentDecoder::Deflate { inflate, sniff, ended } => {
+            ContentDecoder::Deflate {
+                inflate,
+                sniff,
+                ended,
+            } => {
                 let mut input: Vec<u8> = std::mem::take(sniff);
                 input.extend_from_slice(&chunk);
                 if inflate.is_none() {
@@ -335,14 +405,18 @@ impl ContentDecoder {
                         *sniff = input;
                         return Ok(Bytes::new());
                     }
-                    let zlib = input[0] & 0x0f == 8 && (u16::from(input[0]) << 8 | u16::from(input[1])) % 31 == 0;
+                    let zlib = input[0] & 0x0f == 8
+                        && (u16::from(input[0]) << 8 | u16::from(input[1])) % 31 == 0;
                     *inflate = Some(Box::new(Decompress::new(zlib)));
                 }
                 if *ended {
                     return Ok(Bytes::new());
                 }
                 let mut out = Vec::new();
-                let d = inflate.as_mut().map(|b| &mut **b).ok_or("deflate decoder missing")?;
+                let d = inflate
+                    .as_mut()
+                    .map(|b| &mut **b)
+                    .ok_or("deflate decoder missing")?;
                 let (_, end) = inflate_into(d, &input, &mut out)?;
                 *ended = end;
                 Ok(Bytes::from(out))
@@ -394,7 +468,14 @@ impl OsDownload {
             // that does not understand them would.
             Err(_) => (ContentDecoder::Identity, false),
         };
-        OsDownload { request, meta, body: Box::pin(resp.bytes_stream()), decoder, received: 0, done }
+        OsDownload {
+            request,
+            meta,
+            body: Box::pin(resp.bytes_stream()),
+            decoder,
+            received: 0,
+            done,
+        }
     }
 
     /// The response metadata.
@@ -408,7 +489,10 @@ impl OsDownload {
     }
 
     fn integrity(&self, reason: String) -> Error {
-        Error::Integrity { what: self.request.clone(), reason }
+        Error::Integrity {
+            what: self.request.clone(),
+            reason,
+        }
     }
 }
 
@@ -435,7 +519,10 @@ impl Stream for OsDownload {
                 }
                 Poll::Ready(Some(Err(source))) => {
                     self.done = true;
-                    return Poll::Ready(Some(Err(Error::Transport { request: self.request.clone(), source })));
+                    return Poll::Ready(Some(Err(Error::Transport {
+                        request: self.request.clone(),
+                        source,
+                    })));
                 }
                 Poll::Ready(None) => {
                     self.done = true;
@@ -491,9 +578,20 @@ fn verification_for(options: &DownloadOptions, meta: &DownloadMetadata) -> Verif
         Some(FileType::Img) => return Verification::Length,
         None => {}
     }
-    let name = meta.file_name.as_deref().unwrap_or_default().to_ascii_lowercase();
-    let ct = meta.content_type.as_deref().unwrap_or_default().to_ascii_lowercase();
-    if name.ends_with(".gz") || ct.starts_with("application/gzip") || ct.starts_with("application/x-gzip") {
+    let name = meta
+        .file_name
+        .as_deref()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let ct = meta
+        .content_type
+        .as_deref()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    if name.ends_with(".gz")
+        || ct.starts_with("application/gzip")
+        || ct.starts_with("application/x-gzip")
+    {
         Verification::Gzip
     } else if name.ends_with(".zip") || ct.starts_with("application/zip") {
         Verification::Zip
@@ -523,15 +621,38 @@ struct Sink {
 
 impl Sink {
     fn io(&self, action: &'static str, source: std::io::Error) -> Error {
-        Error::Io { action, path: self.path.clone(), source }
+        Error::Io {
+            action,
+            path: self.path.clone(),
+            source,
+        }
     }
 
-    async fn restart(&mut self, encoding: Option<&str>, verify_gzip: bool, what: &str) -> Result<()> {
-        self.file.flush().await.map_err(|e| self.io("flushing", e))?;
-        self.file.get_mut().set_len(0).await.map_err(|e| self.io("truncating", e))?;
-        self.file.get_mut().seek(std::io::SeekFrom::Start(0)).await.map_err(|e| self.io("rewinding", e))?;
-        self.decoder = ContentDecoder::for_encoding(encoding)
-            .map_err(|reason| Error::Integrity { what: what.to_owned(), reason })?;
+    async fn restart(
+        &mut self,
+        encoding: Option<&str>,
+        verify_gzip: bool,
+        what: &str,
+    ) -> Result<()> {
+        self.file
+            .flush()
+            .await
+            .map_err(|e| self.io("flushing", e))?;
+        self.file
+            .get_mut()
+            .set_len(0)
+            .await
+            .map_err(|e| self.io("truncating", e))?;
+        self.file
+            .get_mut()
+            .seek(std::io::SeekFrom::Start(0))
+            .await
+            .map_err(|e| self.io("rewinding", e))?;
+        self.decoder =
+            ContentDecoder::for_encoding(encoding).map_err(|reason| Error::Integrity {
+                what: what.to_owned(),
+                reason,
+            })?;
         self.verifier = verify_gzip.then(GzipDecoder::new);
         self.wire = 0;
         self.written = 0;
@@ -540,12 +661,25 @@ impl Sink {
 
     async fn write(&mut self, chunk: Bytes, what: &str) -> Result<()> {
         self.wire += chunk.len() as u64;
-        let out = self.decoder.decode(chunk).map_err(|reason| Error::Integrity { what: what.to_owned(), reason })?;
+        let out = self
+            .decoder
+            .decode(chunk)
+            .map_err(|reason| Error::Integrity {
+                what: what.to_owned(),
+                reason,
+            })?;
         if let Some(v) = &mut self.verifier {
             self.scratch.clear();
-            v.feed(&out, &mut self.scratch).map_err(|reason| Error::Integrity { what: what.to_owned(), reason })?;
+            v.feed(&out, &mut self.scratch)
+                .map_err(|reason| Error::Integrity {
+                    what: what.to_owned(),
+                    reason,
+                })?;
         }
-        self.file.write_all(&out).await.map_err(|e| self.io("writing", e))?;
+        self.file
+            .write_all(&out)
+            .await
+            .map_err(|e| self.io("writing", e))?;
         self.written += out.len() as u64;
         Ok(())
     }
@@ -588,7 +722,11 @@ where
 {
     let what = req.describe();
     let (dir, file_name) = check_target(path)?;
-    let io = |action, source| Error::Io { action, path: path.to_path_buf(), source };
+    let io = |action, source| Error::Io {
+        action,
+        path: path.to_path_buf(),
+        source,
+    };
     let tmp = tempfile::Builder::new()
         .prefix(&format!(".{file_name}."))
         .suffix(".part")
@@ -604,19 +742,33 @@ where
         return Err(os.download_error(options, version, req, first).await);
     }
     if status != 200 {
-        return Err(Error::UnexpectedResponse { request: what, reason: format!("expected HTTP 200, got {status}") });
+        return Err(Error::UnexpectedResponse {
+            request: what,
+            reason: format!("expected HTTP 200, got {status}"),
+        });
     }
     let meta = DownloadMetadata::from_headers(status, first.headers());
     let verification = verification_for(options, &meta);
     let mut full_length = meta.content_length;
-    let validator = meta.etag.clone().filter(|e| !e.starts_with("W/")).or_else(|| meta.last_modified.clone());
+    let validator = meta
+        .etag
+        .clone()
+        .filter(|e| !e.starts_with("W/"))
+        .or_else(|| meta.last_modified.clone());
     let can_resume = meta.accepts_ranges && validator.is_some();
 
     let mut sink = Sink {
         path: tmp.path().to_path_buf(),
-        file: tokio::io::BufWriter::with_capacity(WRITE_BUFFER, tokio::fs::File::from_std(std_file)),
-        decoder: ContentDecoder::for_encoding(meta.content_encoding.as_deref())
-            .map_err(|reason| Error::Integrity { what: what.clone(), reason })?,
+        file: tokio::io::BufWriter::with_capacity(
+            WRITE_BUFFER,
+            tokio::fs::File::from_std(std_file),
+        ),
+        decoder: ContentDecoder::for_encoding(meta.content_encoding.as_deref()).map_err(
+            |reason| Error::Integrity {
+                what: what.clone(),
+                reason,
+            },
+        )?,
         verifier: (verification == Verification::Gzip).then(GzipDecoder::new),
         scratch: Vec::new(),
         wire: 0,
@@ -637,17 +789,28 @@ where
         };
         let Some(source) = failure else { break };
         if !can_resume || resumes >= MAX_RESUMES {
-            return Err(Error::Transport { request: what, source });
+            return Err(Error::Transport {
+                request: what,
+                source,
+            });
         }
         resumes += 1;
         tracing::warn!(request = %what, offset = sink.wire, attempt = resumes, error = %source, "download interrupted, resuming");
         tokio::time::sleep(Duration::from_millis(200 * u64::from(resumes))).await;
-        let range = HeaderValue::from_str(&format!("bytes={}-", sink.wire)).map_err(|_| Error::Integrity {
-            what: what.clone(),
-            reason: "cannot build a Range header".into(),
+        let range = HeaderValue::from_str(&format!("bytes={}-", sink.wire)).map_err(|_| {
+            Error::Integrity {
+                what: what.clone(),
+                reason: "cannot build a Range header".into(),
+            }
         })?;
-        let mut headers = vec![(ACCEPT_ENCODING, HeaderValue::from_static("gzip, deflate")), (RANGE, range)];
-        if let Some(v) = validator.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {
+        let mut headers = vec![
+            (ACCEPT_ENCODING, HeaderValue::from_static("gzip, deflate")),
+            (RANGE, range),
+        ];
+        if let Some(v) = validator
+            .as_deref()
+            .and_then(|v| HeaderValue::from_str(v).ok())
+        {
             headers.push((IF_RANGE, v));
         }
         let (resp, _) = client.execute_stream(req, &headers).await?;
@@ -661,7 +824,10 @@ where
                 _ => {
                     return Err(Error::UnexpectedResponse {
                         request: what,
-                        reason: format!("resume at byte {} got a mismatching Content-Range", sink.wire),
+                        reason: format!(
+                            "resume at byte {} got a mismatching Content-Range",
+                            sink.wire
+                        ),
                     });
                 }
             },
@@ -669,17 +835,28 @@ where
                 // The image changed (If-Range failed) or ranges are ignored: start over.
                 let m = DownloadMetadata::from_headers(200, resp.headers());
                 full_length = m.content_length;
-                sink.restart(m.content_encoding.as_deref(), verification == Verification::Gzip, &what).await?;
+                sink.restart(
+                    m.content_encoding.as_deref(),
+                    verification == Verification::Gzip,
+                    &what,
+                )
+                .await?;
             }
             s if s >= 400 => return Err(os.download_error(options, version, req, resp).await),
             s => {
-                return Err(Error::UnexpectedResponse { request: what, reason: format!("resume answered HTTP {s}") });
+                return Err(Error::UnexpectedResponse {
+                    request: what,
+                    reason: format!("resume answered HTTP {s}"),
+                });
             }
         }
         body = Box::pin(resp.bytes_stream());
     }
 
-    let integrity = |reason: String| Error::Integrity { what: what.clone(), reason };
+    let integrity = |reason: String| Error::Integrity {
+        what: what.clone(),
+        reason,
+    };
     if let Some(len) = full_length
         && len != sink.wire
     {
@@ -689,19 +866,28 @@ where
     if let Some(v) = &sink.verifier {
         v.finish().map_err(integrity)?;
     }
-    sink.file.flush().await.map_err(|e| sink.io("flushing", e))?;
-    sink.file.get_mut().sync_all().await.map_err(|e| sink.io("syncing", e))?;
+    sink.file
+        .flush()
+        .await
+        .map_err(|e| sink.io("flushing", e))?;
+    sink.file
+        .get_mut()
+        .sync_all()
+        .await
+        .map_err(|e| sink.io("syncing", e))?;
     let (written, wire) = (sink.written, sink.wire);
     drop(sink);
 
     if verification == Verification::Zip {
         let check = tmp.as_file().try_clone().map_err(|e| io("opening", e))?;
-        let result = tokio::task::spawn_blocking(move || zip::ZipArchive::new(check).map(|a| a.len()))
-            .await
-            .map_err(|e| integrity(format!("zip check did not finish: {e}")))?;
+        let result =
+            tokio::task::spawn_blocking(move || zip::ZipArchive::new(check).map(|a| a.len()))
+                .await
+                .map_err(|e| integrity(format!("zip check did not finish: {e}")))?;
         result.map_err(|e| integrity(format!("not a readable zip archive: {e}")))?;
     }
-    tmp.persist(path).map_err(|e| io("renaming the finished download to", e.error))?;
+    tmp.persist(path)
+        .map_err(|e| io("renaming the finished download to", e.error))?;
     Ok(DownloadReport {
         path: path.to_path_buf(),
         bytes_written: written,
@@ -726,7 +912,9 @@ mod tests {
     }
 
     fn data() -> Vec<u8> {
-        (0..200_000u32).map(|i| (i * 31 + 7) as u8 ^ (i / 1000) as u8).collect()
+        (0..200_000u32)
+            .map(|i| (i * 31 + 7) as u8 ^ (i / 1000) as u8)
+            .collect()
     }
 
     #[test]
@@ -765,10 +953,17 @@ mod tests {
         let n = bad.len();
         bad[n - 8] ^= 0xff;
         let mut dec = GzipDecoder::new();
-        assert!(dec.feed(&bad, &mut Vec::new()).unwrap_err().contains("CRC32"));
+        assert!(
+            dec.feed(&bad, &mut Vec::new())
+                .unwrap_err()
+                .contains("CRC32")
+        );
 
         let mut dec = GzipDecoder::new();
-        assert!(dec.feed(b"PK\x03\x04 definitely not gzip", &mut Vec::new()).is_err());
+        assert!(
+            dec.feed(b"PK\x03\x04 definitely not gzip", &mut Vec::new())
+                .is_err()
+        );
         assert!(GzipDecoder::new().finish().is_err());
     }
 
@@ -808,7 +1003,10 @@ mod tests {
         h.insert(X_TRANSFER_LENGTH, HeaderValue::from_static("99"));
         h.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
         let m = DownloadMetadata::from_headers(200, &h);
-        assert_eq!((m.content_length, m.total, m.accepts_ranges), (Some(10), Some(10), true));
+        assert_eq!(
+            (m.content_length, m.total, m.accepts_ranges),
+            (Some(10), Some(10), true)
+        );
         assert_eq!(DownloadProgress::new(Some(200), 50).percentage, Some(25.0));
         assert_eq!(DownloadProgress::new(None, 50).percentage, None);
     }

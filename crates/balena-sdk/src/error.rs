@@ -89,7 +89,9 @@ pub enum Error {
 
     /// The API answered 401 to a request sent without credentials
     /// (JS: `BalenaNotLoggedIn`, "You have to log in").
-    #[error("not logged in: {request} needs credentials (the API answered 401 and no API key or session token is configured)")]
+    #[error(
+        "not logged in: {request} needs credentials (the API answered 401 and no API key or session token is configured)"
+    )]
     Unauthorized {
         /// The request, as `METHOD /path`.
         request: String,

@@ -104,8 +104,8 @@ pub use models::IdOrSlug;
 pub use os::OsModel;
 pub use os::UpdateType;
 pub use os::options::{
-    AvailableOsVersionsOptions, ConfigOptions, DownloadOptions, SupervisorRelease, SupportedOsUpdateVersions,
-    SupportedOsUpdateVersionsOptions,
+    AvailableOsVersionsOptions, ConfigOptions, DownloadOptions, SupervisorRelease,
+    SupportedOsUpdateVersions, SupportedOsUpdateVersionsOptions,
 };
 pub use os::version::{OsVersion, ReleaseTag};
 pub use types::{DeviceTypeSlug, FileType, ImageType, Network, OsLine, OsType, PineOptions};

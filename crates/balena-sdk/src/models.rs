@@ -96,11 +96,18 @@ pub(crate) fn pine_path(resource: &str, id: Option<u64>, options: &Value) -> Res
 /// let r = device_type_get_request(&IdOrSlug::Id(2), None).unwrap();
 /// assert_eq!(r.path_and_query, "/v7/device_type(2)");
 /// ```
-pub fn device_type_get_request(id_or_slug: &IdOrSlug, options: Option<&PineOptions>) -> Result<ApiRequest> {
+pub fn device_type_get_request(
+    id_or_slug: &IdOrSlug,
+    options: Option<&PineOptions>,
+) -> Result<ApiRequest> {
     id_or_slug.validate("device_type")?;
     let caller = options.map(PineOptions::to_json);
     let path = match id_or_slug {
-        IdOrSlug::Id(id) => pine_path("device_type", Some(*id), &merge(&json!({}), caller.as_ref())?)?,
+        IdOrSlug::Id(id) => pine_path(
+            "device_type",
+            Some(*id),
+            &merge(&json!({}), caller.as_ref())?,
+        )?,
         IdOrSlug::Slug(slug) => {
             let base = merge(&json!({"$orderby": "name asc"}), caller.as_ref())?;
             let alias = json!({
@@ -118,11 +125,18 @@ pub fn device_type_get_request(id_or_slug: &IdOrSlug, options: Option<&PineOptio
 
 /// The request behind `application.get(slugOrUuidOrId, options)`: strings
 /// are lower-cased and matched against both slug and uuid.
-pub fn application_get_request(app: &IdOrSlug, options: Option<&PineOptions>) -> Result<ApiRequest> {
+pub fn application_get_request(
+    app: &IdOrSlug,
+    options: Option<&PineOptions>,
+) -> Result<ApiRequest> {
     app.validate("application")?;
     let caller = options.map(PineOptions::to_json);
     let path = match app {
-        IdOrSlug::Id(id) => pine_path("application", Some(*id), &merge(&json!({}), caller.as_ref())?)?,
+        IdOrSlug::Id(id) => pine_path(
+            "application",
+            Some(*id),
+            &merge(&json!({}), caller.as_ref())?,
+        )?,
         IdOrSlug::Slug(s) => {
             let s = s.to_lowercase();
             let base = json!({"$filter": {"$or": [{"slug": s}, {"uuid": s}]}});
@@ -159,7 +173,9 @@ impl<'a> DeviceTypes<'a> {
             IdOrSlug::Id(_) => self.client.pine_single(&req).await?,
             IdOrSlug::Slug(_) => self.client.pine_rows(&req).await?.into_iter().next(),
         };
-        row.ok_or_else(|| Error::InvalidDeviceType { device_type: id_or_slug.to_string() })
+        row.ok_or_else(|| Error::InvalidDeviceType {
+            device_type: id_or_slug.to_string(),
+        })
     }
 }
 
@@ -186,7 +202,9 @@ impl<'a> Applications<'a> {
     /// ```
     pub async fn get(&self, app: IdOrSlug, options: Option<&PineOptions>) -> Result<Value> {
         let req = application_get_request(&app, options)?;
-        let not_found = || Error::ApplicationNotFound { application: app.to_string() };
+        let not_found = || Error::ApplicationNotFound {
+            application: app.to_string(),
+        };
         match &app {
             IdOrSlug::Id(_) => self.client.pine_single(&req).await?.ok_or_else(not_found),
             IdOrSlug::Slug(_) => {
@@ -194,7 +212,9 @@ impl<'a> Applications<'a> {
                 match rows.len() {
                     0 => Err(not_found()),
                     1 => Ok(rows.remove(0)),
-                    _ => Err(Error::AmbiguousApplication { application: app.to_string() }),
+                    _ => Err(Error::AmbiguousApplication {
+                        application: app.to_string(),
+                    }),
                 }
             }
         }

@@ -87,19 +87,35 @@ impl ApiRequest {
     /// assert_eq!(r.describe(), "GET /v7/device_type(1)");
     /// ```
     pub fn pine(path_and_query: String) -> Self {
-        ApiRequest { method: Method::Get, path_and_query, body: None, kind: RequestKind::Pine, send_token: true }
+        ApiRequest {
+            method: Method::Get,
+            path_and_query,
+            body: None,
+            kind: RequestKind::Pine,
+            send_token: true,
+        }
     }
 
     /// A REST request with an optional JSON body.
     pub fn rest(method: Method, path_and_query: String, body: Option<Value>) -> Self {
-        ApiRequest { method, path_and_query, body, kind: RequestKind::Rest, send_token: true }
+        ApiRequest {
+            method,
+            path_and_query,
+            body,
+            kind: RequestKind::Rest,
+            send_token: true,
+        }
     }
 
     /// Appends `apikey=<key>` to the query by plain concatenation, the way
     /// balena-request does (the API accepts a key in the query string).
     /// The key is percent-encoded so it cannot change the query's structure.
     pub fn with_api_key_query(mut self, key: &str) -> Self {
-        let sep = if self.path_and_query.contains('?') { '&' } else { '?' };
+        let sep = if self.path_and_query.contains('?') {
+            '&'
+        } else {
+            '?'
+        };
         self.path_and_query.push(sep);
         self.path_and_query.push_str("apikey=");
         self.path_and_query.push_str(&encode_query_component(key));
@@ -137,7 +153,9 @@ pub enum ResponseBody {
 
 impl RawResponse {
     fn is_json(&self) -> bool {
-        self.content_type.as_deref().is_some_and(|ct| ct.to_ascii_lowercase().contains("application/json"))
+        self.content_type
+            .as_deref()
+            .is_some_and(|ct| ct.to_ascii_lowercase().contains("application/json"))
     }
 
     /// The body interpreted by content type. Invalid JSON under a JSON
@@ -196,7 +214,9 @@ pub fn check_status(req: &ApiRequest, resp: &RawResponse, authenticated: bool) -
         return Ok(());
     }
     if resp.status == 401 && req.kind == RequestKind::Pine && !authenticated {
-        return Err(Error::Unauthorized { request: req.describe() });
+        return Err(Error::Unauthorized {
+            request: req.describe(),
+        });
     }
     let body = resp.body();
     let message = error_message(&body);
@@ -212,7 +232,11 @@ pub fn check_status(req: &ApiRequest, resp: &RawResponse, authenticated: bool) -
 }
 
 /// Decodes a pine answer into its `d` rows.
-pub fn decode_pine_rows(req: &ApiRequest, resp: &RawResponse, authenticated: bool) -> Result<Vec<Value>> {
+pub fn decode_pine_rows(
+    req: &ApiRequest,
+    resp: &RawResponse,
+    authenticated: bool,
+) -> Result<Vec<Value>> {
     check_status(req, resp, authenticated)?;
     let value = match resp.body() {
         ResponseBody::Json(v) => v,
@@ -248,7 +272,11 @@ pub fn decode_pine_rows(req: &ApiRequest, resp: &RawResponse, authenticated: boo
 
 /// Decodes a pine answer addressed to one row: `None` when `d` is empty,
 /// an error when it has several rows.
-pub fn decode_pine_single(req: &ApiRequest, resp: &RawResponse, authenticated: bool) -> Result<Option<Value>> {
+pub fn decode_pine_single(
+    req: &ApiRequest,
+    resp: &RawResponse,
+    authenticated: bool,
+) -> Result<Option<Value>> {
     let mut rows = decode_pine_rows(req, resp, authenticated)?;
     match rows.len() {
         0 => Ok(None),
@@ -270,7 +298,11 @@ pub fn decode_value<T: DeserializeOwned>(req: &ApiRequest, value: Value) -> Resu
 }
 
 /// Decodes a successful REST answer's JSON body into `T`.
-pub fn decode_json<T: DeserializeOwned>(req: &ApiRequest, resp: &RawResponse, authenticated: bool) -> Result<T> {
+pub fn decode_json<T: DeserializeOwned>(
+    req: &ApiRequest,
+    resp: &RawResponse,
+    authenticated: bool,
+) -> Result<T> {
     check_status(req, resp, authenticated)?;
     let mut de = serde_json::Deserializer::from_slice(&resp.body);
     serde_path_to_error::deserialize(&mut de).map_err(|e| Error::Decode {
@@ -293,7 +325,11 @@ pub(crate) fn json_type(v: &Value) -> &'static str {
 
 /// RFC 3986 unreserved characters stay; everything else is percent-encoded
 /// (what `qs.stringify` does by default).
-const QS_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+const QS_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// Percent-encodes a query key or value like `qs.stringify` (space `%20`,
 /// `+` `%2B`, `/` `%2F`, UTF-8 bytes escaped; `-._~` kept).
@@ -309,7 +345,13 @@ pub fn encode_query_component(s: &str) -> String {
 pub fn encode_query<'a>(pairs: impl IntoIterator<Item = (&'a str, String)>) -> String {
     pairs
         .into_iter()
-        .map(|(k, v)| format!("{}={}", encode_query_component(k), encode_query_component(&v)))
+        .map(|(k, v)| {
+            format!(
+                "{}={}",
+                encode_query_component(k),
+                encode_query_component(&v)
+            )
+        })
         .collect::<Vec<_>>()
         .join("&")
 }
@@ -320,7 +362,11 @@ mod tests {
     use serde_json::json;
 
     fn resp(status: u16, ct: &str, body: &str) -> RawResponse {
-        RawResponse { status, content_type: Some(ct.into()), body: Bytes::from(body.to_owned()) }
+        RawResponse {
+            status,
+            content_type: Some(ct.into()),
+            body: Bytes::from(body.to_owned()),
+        }
     }
 
     #[test]
@@ -336,18 +382,28 @@ mod tests {
     #[test]
     fn pine_decoding() {
         let req = ApiRequest::pine("/v7/x?$select=a".into());
-        assert_eq!(decode_pine_rows(&req, &resp(200, "application/json", r#"{"d":[1]}"#), true).unwrap(), vec![json!(1)]);
+        assert_eq!(
+            decode_pine_rows(&req, &resp(200, "application/json", r#"{"d":[1]}"#), true).unwrap(),
+            vec![json!(1)]
+        );
         let e = decode_pine_rows(&req, &resp(200, "text/plain", r#"{"d":[]}"#), true).unwrap_err();
         assert!(matches!(e, Error::UnexpectedResponse { .. }), "{e}");
-        let e = decode_pine_rows(&req, &resp(200, "application/json", r#"{"value":[]}"#), true).unwrap_err();
+        let e = decode_pine_rows(
+            &req,
+            &resp(200, "application/json", r#"{"value":[]}"#),
+            true,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("'d' property is missing"));
-        let e = decode_pine_rows(&req, &resp(401, "text/plain", "Unauthorized"), false).unwrap_err();
+        let e =
+            decode_pine_rows(&req, &resp(401, "text/plain", "Unauthorized"), false).unwrap_err();
         assert!(matches!(e, Error::Unauthorized { .. }));
         let e = decode_pine_rows(&req, &resp(401, "text/plain", "Unauthorized"), true).unwrap_err();
         assert!(matches!(e, Error::RequestFailed { status: 401, .. }));
         let e = decode_pine_rows(&req, &resp(503, "text/plain", ""), true).unwrap_err();
         assert!(e.to_string().contains("The request was unsuccessful"));
-        let e = decode_pine_single(&req, &resp(200, "application/json", r#"{"d":[1,2]}"#), true).unwrap_err();
+        let e = decode_pine_single(&req, &resp(200, "application/json", r#"{"d":[1,2]}"#), true)
+            .unwrap_err();
         assert!(e.to_string().contains("only one"));
     }
 
@@ -359,7 +415,12 @@ mod tests {
             size: u64,
         }
         let req = ApiRequest::rest(Method::Get, "/x".into(), None);
-        let e = decode_json::<S>(&req, &resp(200, "application/json", r#"{"size":"x"}"#), true).unwrap_err();
+        let e = decode_json::<S>(
+            &req,
+            &resp(200, "application/json", r#"{"size":"x"}"#),
+            true,
+        )
+        .unwrap_err();
         match e {
             Error::Decode { path, .. } => assert_eq!(path, "size"),
             other => panic!("{other}"),
@@ -369,7 +430,10 @@ mod tests {
     #[test]
     fn api_key_query_and_description() {
         let r = ApiRequest::pine("/v7/device_type?$select=slug".into()).with_api_key_query("k&y");
-        assert_eq!(r.path_and_query, "/v7/device_type?$select=slug&apikey=k%26y");
+        assert_eq!(
+            r.path_and_query,
+            "/v7/device_type?$select=slug&apikey=k%26y"
+        );
         let r = ApiRequest::rest(Method::Get, "/download?wifiKey=secret".into(), None);
         assert_eq!(r.describe(), "GET /download");
     }

@@ -24,7 +24,11 @@ pub(crate) fn check_text(name: &'static str, value: &str) -> Result<()> {
         None
     };
     match reason {
-        Some(reason) => Err(Error::InvalidParameter { name, value: value.to_owned(), reason }),
+        Some(reason) => Err(Error::InvalidParameter {
+            name,
+            value: value.to_owned(),
+            reason,
+        }),
         None => Ok(()),
     }
 }
@@ -282,7 +286,10 @@ pub enum Network {
 impl Network {
     /// Wifi with an SSID and optional passphrase.
     pub fn wifi(ssid: impl Into<String>, key: Option<&str>) -> Self {
-        Network::Wifi { ssid: Some(ssid.into()), key: key.map(str::to_owned) }
+        Network::Wifi {
+            ssid: Some(ssid.into()),
+            key: key.map(str::to_owned),
+        }
     }
 
     /// `ethernet` or `wifi`, as sent in `network`.
@@ -334,7 +341,8 @@ impl PineOptions {
     /// Validates a JSON options object.
     pub fn from_json(value: Value) -> Result<Self> {
         if value.is_object() {
-            balena_pine::ODataOptions::from_json(&value).map_err(|source| Error::PineOptions { source })?;
+            balena_pine::ODataOptions::from_json(&value)
+                .map_err(|source| Error::PineOptions { source })?;
         }
         match value {
             Value::Object(map) => Ok(PineOptions(map)),
@@ -352,7 +360,10 @@ impl PineOptions {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        let list: Vec<Value> = fields.into_iter().map(|f| Value::String(f.into())).collect();
+        let list: Vec<Value> = fields
+            .into_iter()
+            .map(|f| Value::String(f.into()))
+            .collect();
         self.with("$select", Value::Array(list))
     }
 

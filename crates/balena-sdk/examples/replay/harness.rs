@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use balena_sdk::request::{ApiRequest, Method, RequestKind, ResponseBody};
 use balena_sdk::{
-    AvailableOsVersionsOptions, Balena, ConfigOptions, DownloadOptions, Error, IdOrSlug, Network, OsType,
-    PineOptions, SupportedOsUpdateVersionsOptions,
+    AvailableOsVersionsOptions, Balena, ConfigOptions, DownloadOptions, Error, IdOrSlug, Network,
+    OsType, PineOptions, SupportedOsUpdateVersionsOptions,
 };
 use futures_util::StreamExt;
 use serde_json::{Map, Value, json};
@@ -53,7 +53,10 @@ pub fn image_bytes(len: usize) -> Vec<u8> {
 }
 
 fn sha256_hex(b: &[u8]) -> String {
-    Sha256::digest(b).iter().map(|x| format!("{x:02x}")).collect()
+    Sha256::digest(b)
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
 }
 
 /// A deliberate difference from the JS SDK, with the reason.
@@ -118,7 +121,11 @@ enum ExpReq {
     Exact(Value),
     /// A request we expect where upstream sent none: method, path and a
     /// substring of the decoded `$filter`.
-    Loose { method: String, path: String, filter_contains: String },
+    Loose {
+        method: String,
+        path: String,
+        filter_contains: String,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -141,7 +148,9 @@ enum Call {
 impl Call {
     fn same_call(&self, other: &Call) -> bool {
         match (self, other) {
-            (Call::Method { method: a, args: x }, Call::Method { method: b, args: y }) => a == b && x == y,
+            (Call::Method { method: a, args: x }, Call::Method { method: b, args: y }) => {
+                a == b && x == y
+            }
             _ => false,
         }
     }
@@ -178,11 +187,20 @@ fn build_expectation(case: &Value) -> Result<Expectation, String> {
                 Call::Action(_) => (o.get("result").cloned(), None),
                 Call::Method { .. } => (o.get("result").cloned(), o.get("error").cloned()),
             };
-            let reqs = requests.iter().filter(|r| r["step"].as_u64() == Some(i as u64)).cloned().map(ExpReq::Exact).collect();
+            let reqs = requests
+                .iter()
+                .filter(|r| r["step"].as_u64() == Some(i as u64))
+                .cloned()
+                .map(ExpReq::Exact)
+                .collect();
             steps.push(ExpStep {
                 unordered: matches!(&call, Call::Action(l) if l.starts_with("Promise.all")),
                 call,
-                result: if o.get("result_is_undefined") == Some(&Value::Bool(true)) { None } else { result },
+                result: if o.get("result_is_undefined") == Some(&Value::Bool(true)) {
+                    None
+                } else {
+                    result
+                },
                 error,
                 undefined_paths: str_list(&o["result_undefined_paths"]),
                 requests: reqs,
@@ -190,8 +208,15 @@ fn build_expectation(case: &Value) -> Result<Expectation, String> {
         }
     } else {
         steps.push(ExpStep {
-            call: Call::Method { method: method.to_owned(), args: case["args"].as_array().cloned().unwrap_or_default() },
-            result: if case.get("result_is_undefined") == Some(&Value::Bool(true)) { None } else { case.get("result").cloned() },
+            call: Call::Method {
+                method: method.to_owned(),
+                args: case["args"].as_array().cloned().unwrap_or_default(),
+            },
+            result: if case.get("result_is_undefined") == Some(&Value::Bool(true)) {
+                None
+            } else {
+                case.get("result").cloned()
+            },
             error: case.get("error").cloned(),
             undefined_paths: str_list(&case["result_undefined_paths"]),
             requests: requests.into_iter().map(ExpReq::Exact).collect(),
@@ -200,12 +225,22 @@ fn build_expectation(case: &Value) -> Result<Expectation, String> {
     }
     let mut exp = Expectation {
         auth: sdk["auth"].as_str().unwrap_or("apiKey").to_owned(),
-        api_url: sdk["apiUrl"].as_str().unwrap_or("http://127.0.0.1:PORT").to_owned(),
+        api_url: sdk["apiUrl"]
+            .as_str()
+            .unwrap_or("http://127.0.0.1:PORT")
+            .to_owned(),
         steps,
         canned: {
-            let answers = case["canned_responses"].as_array().cloned().unwrap_or_default();
+            let answers = case["canned_responses"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
             let recorded = case["requests"].as_array().cloned().unwrap_or_default();
-            answers.into_iter().enumerate().map(|(i, a)| (a, recorded.get(i).cloned())).collect()
+            answers
+                .into_iter()
+                .enumerate()
+                .map(|(i, a)| (a, recorded.get(i).cloned()))
+                .collect()
         },
         extra_canned: Vec::new(),
         applied: Vec::new(),
@@ -215,7 +250,14 @@ fn build_expectation(case: &Value) -> Result<Expectation, String> {
 }
 
 fn str_list(v: &Value) -> Vec<String> {
-    v.as_array().map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect()).unwrap_or_default()
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn is_download(call: &Call) -> bool {
@@ -223,15 +265,25 @@ fn is_download(call: &Call) -> bool {
 }
 
 fn req_index_of(exp: &Expectation, step: usize, r: usize) -> usize {
-    exp.steps[..step].iter().map(|s| s.requests.len()).sum::<usize>() + r
+    exp.steps[..step]
+        .iter()
+        .map(|s| s.requests.len())
+        .sum::<usize>()
+        + r
 }
 
 fn apply_deviations(exp: &mut Expectation) {
     // download-validates-version-first: no request before the version error.
     for si in 0..exp.steps.len() {
         let s = &exp.steps[si];
-        let msg = s.error.as_ref().and_then(|e| e["message"].as_str()).unwrap_or_default();
-        if is_download(&s.call) && (msg.starts_with("Invalid version:") || msg.starts_with("Invalid semver version:")) {
+        let msg = s
+            .error
+            .as_ref()
+            .and_then(|e| e["message"].as_str())
+            .unwrap_or_default();
+        if is_download(&s.call)
+            && (msg.starts_with("Invalid version:") || msg.starts_with("Invalid semver version:"))
+        {
             let n = s.requests.len();
             let first = req_index_of(exp, si, 0);
             exp.canned.drain(first..(first + n).min(exp.canned.len()));
@@ -265,12 +317,14 @@ fn apply_deviations(exp: &mut Expectation) {
         if s.error.is_none() || !s.requests.is_empty() {
             continue;
         }
-        let earlier_failed =
-            exp.steps[..k].iter().any(|j| j.call.same_call(&s.call) && j.error.is_some() && !j.requests.is_empty());
+        let earlier_failed = exp.steps[..k]
+            .iter()
+            .any(|j| j.call.same_call(&s.call) && j.error.is_some() && !j.requests.is_empty());
         if !earlier_failed {
             continue;
         }
-        let later = (k + 1..exp.steps.len()).find(|&m| exp.steps[m].call.same_call(&s.call) && !exp.steps[m].requests.is_empty());
+        let later = (k + 1..exp.steps.len())
+            .find(|&m| exp.steps[m].call.same_call(&s.call) && !exp.steps[m].requests.is_empty());
         if let Some(m) = later {
             let moved = std::mem::take(&mut exp.steps[m].requests);
             exp.steps[k].requests = moved;
@@ -282,7 +336,9 @@ fn apply_deviations(exp: &mut Expectation) {
     }
     // structured-cache-keys: a comma-joined device type string is its own key.
     for s in &mut exp.steps {
-        let Call::Method { method, args } = &s.call else { continue };
+        let Call::Method { method, args } = &s.call else {
+            continue;
+        };
         let lists = method == "os.getAvailableOsVersions" || method == "os.getAllOsVersions";
         if let (true, Some(dt)) = (lists, args.first().and_then(Value::as_str))
             && dt.contains(',')
@@ -304,7 +360,9 @@ fn apply_deviations(exp: &mut Expectation) {
         }
     }
     for s in &mut exp.steps {
-        let Call::Method { method, args } = &s.call else { continue };
+        let Call::Method { method, args } = &s.call else {
+            continue;
+        };
         // missing-download-size-is-error
         if method == "os.getDownloadSize" && s.result.is_none() && s.error.is_none() {
             s.error = Some(json!({"name": "Error", "message": "decode error"}));
@@ -314,7 +372,11 @@ fn apply_deviations(exp: &mut Expectation) {
         if method == "os.download"
             && let Some(obj) = args.first().and_then(Value::as_object)
         {
-            let nulls: Vec<String> = obj.iter().filter(|(_, v)| v.is_null()).map(|(k, _)| k.clone()).collect();
+            let nulls: Vec<String> = obj
+                .iter()
+                .filter(|(_, v)| v.is_null())
+                .map(|(k, _)| k.clone())
+                .collect();
             if !nulls.is_empty() {
                 for r in &mut s.requests {
                     if let ExpReq::Exact(req) = r
@@ -338,7 +400,12 @@ fn apply_deviations(exp: &mut Expectation) {
         .filter(|(c, _)| c["body"]["binary"] == true)
         .filter_map(|(c, _)| {
             let h = c["headers"].as_object()?;
-            let enc = h.iter().find(|(k, _)| k.eq_ignore_ascii_case("content-encoding"))?.1.as_str()?.to_owned();
+            let enc = h
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("content-encoding"))?
+                .1
+                .as_str()?
+                .to_owned();
             let has_len = h.keys().any(|k| k.eq_ignore_ascii_case("content-length"));
             Some(format!("{enc}{}", if has_len { "+length" } else { "" }))
         })
@@ -349,7 +416,12 @@ fn apply_deviations(exp: &mut Expectation) {
     if encodings.iter().any(|e| e.starts_with("deflate")) {
         exp.applied.push("deflate-decoded");
     }
-    if exp.steps.iter().any(|s| s.unordered && s.result.as_ref().is_some_and(|r| r.to_string().contains("same_"))) {
+    if exp.steps.iter().any(|s| {
+        s.unordered
+            && s.result
+                .as_ref()
+                .is_some_and(|r| r.to_string().contains("same_"))
+    }) {
         exp.applied.push("results-are-copies");
     }
     // api-key-option-honoured
@@ -357,9 +429,12 @@ fn apply_deviations(exp: &mut Expectation) {
         for s in &mut exp.steps {
             for r in &mut s.requests {
                 if let ExpReq::Exact(req) = r
-                    && req["host"].as_str().is_some_and(|h| h.starts_with("127.0.0.1"))
+                    && req["host"]
+                        .as_str()
+                        .is_some_and(|h| h.starts_with("127.0.0.1"))
                 {
-                    req["headers"]["authorization"] = Value::String(format!("Bearer {}", tokens::API_KEY));
+                    req["headers"]["authorization"] =
+                        Value::String(format!("Bearer {}", tokens::API_KEY));
                 }
             }
         }
@@ -370,28 +445,57 @@ fn apply_deviations(exp: &mut Expectation) {
 // ---------------------------------------------------------------- canned answers
 
 fn scrub_ports(text: &str, srv: &ReplayServer) -> String {
-    text.replace(&format!("127.0.0.1:{}", srv.primary.port()), "127.0.0.1:PORT")
-        .replace(&format!("127.0.0.2:{}", srv.secondary.port()), "127.0.0.2:PORT")
+    text.replace(
+        &format!("127.0.0.1:{}", srv.primary.port()),
+        "127.0.0.1:PORT",
+    )
+    .replace(
+        &format!("127.0.0.2:{}", srv.secondary.port()),
+        "127.0.0.2:PORT",
+    )
 }
 
 fn fill_ports(text: &str, srv: &ReplayServer) -> String {
-    text.replace("127.0.0.1:PORT", &format!("127.0.0.1:{}", srv.primary.port()))
-        .replace("127.0.0.2:PORT", &format!("127.0.0.2:{}", srv.secondary.port()))
+    text.replace(
+        "127.0.0.1:PORT",
+        &format!("127.0.0.1:{}", srv.primary.port()),
+    )
+    .replace(
+        "127.0.0.2:PORT",
+        &format!("127.0.0.2:{}", srv.secondary.port()),
+    )
 }
 
 /// Served lengths of compressed canned bodies: recorded length → actual.
 type LengthMap = Vec<(u64, u64)>;
 
-fn canned_response(resp: &Value, req: Option<&Value>, srv: &ReplayServer, lengths: &mut LengthMap) -> Result<Canned, String> {
-    let status = resp["status"].as_u64().ok_or("canned response without status")? as u16;
+fn canned_response(
+    resp: &Value,
+    req: Option<&Value>,
+    srv: &ReplayServer,
+    lengths: &mut LengthMap,
+) -> Result<Canned, String> {
+    let status = resp["status"]
+        .as_u64()
+        .ok_or("canned response without status")? as u16;
     let mut headers: Vec<(String, String)> = resp["headers"]
         .as_object()
-        .map(|h| h.iter().map(|(k, v)| (k.clone(), fill_ports(v.as_str().unwrap_or_default(), srv))).collect())
+        .map(|h| {
+            h.iter()
+                .map(|(k, v)| (k.clone(), fill_ports(v.as_str().unwrap_or_default(), srv)))
+                .collect()
+        })
         .unwrap_or_default();
-    let ct = headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("content-type")).map(|(_, v)| v.clone());
+    let ct = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+        .map(|(_, v)| v.clone());
     let body = &resp["body"];
     let bytes = if body.get("binary") == Some(&Value::Bool(true)) {
-        let enc = headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("content-encoding")).map(|(_, v)| v.as_str());
+        let enc = headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("content-encoding"))
+            .map(|(_, v)| v.as_str());
         let compressed = body["gzip"] == true || body["note"] == "deflate" || enc.is_some();
         // Compressed bodies are the fixtures' 64 KiB image, compressed.
         let uncompressed = match body["uncompressed_length"].as_u64() {
@@ -416,28 +520,50 @@ fn canned_response(resp: &Value, req: Option<&Value>, srv: &ReplayServer, length
             lengths.push((recorded, data.len() as u64));
         }
         for (k, v) in &mut headers {
-            if k.eq_ignore_ascii_case("content-length") || k.eq_ignore_ascii_case("x-transfer-length") {
+            if k.eq_ignore_ascii_case("content-length")
+                || k.eq_ignore_ascii_case("x-transfer-length")
+            {
                 *v = data.len().to_string();
             }
         }
         data
     } else {
         let data = match (ct.as_deref(), body) {
-            (Some(c), v) if c.contains("application/json") => fill_ports(&v.to_string(), srv).into_bytes(),
+            (Some(c), v) if c.contains("application/json") => {
+                fill_ports(&v.to_string(), srv).into_bytes()
+            }
             (_, Value::String(s)) => fill_ports(s, srv).into_bytes(),
             (_, Value::Null) => Vec::new(),
             (_, v) => fill_ports(&v.to_string(), srv).into_bytes(),
         };
-        if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-length")) {
+        if !headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+        {
             headers.push(("Content-Length".into(), data.len().to_string()));
         }
         data
     };
     let key = req.map(|r| {
-        let host = r["host"].as_str().unwrap_or_default().split(':').next().unwrap_or_default().to_owned();
-        (r["method"].as_str().unwrap_or_default().to_owned(), host, r["raw_url"].as_str().unwrap_or_default().to_owned())
+        let host = r["host"]
+            .as_str()
+            .unwrap_or_default()
+            .split(':')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        (
+            r["method"].as_str().unwrap_or_default().to_owned(),
+            host,
+            r["raw_url"].as_str().unwrap_or_default().to_owned(),
+        )
     });
-    Ok(Canned { key, status, headers, body: bytes })
+    Ok(Canned {
+        key,
+        status,
+        headers,
+        body: bytes,
+    })
 }
 
 // ---------------------------------------------------------------- dispatch
@@ -455,13 +581,18 @@ fn arg_err(msg: impl Into<String>) -> String {
 fn opt_pine(v: Option<&Value>) -> Result<Option<PineOptions>, String> {
     match v {
         None | Some(Value::Null) => Ok(None),
-        Some(o) => PineOptions::from_json(o.clone()).map(Some).map_err(|e| format!("pine options: {e}")),
+        Some(o) => PineOptions::from_json(o.clone())
+            .map(Some)
+            .map_err(|e| format!("pine options: {e}")),
     }
 }
 
 fn id_or_slug(v: &Value) -> Result<IdOrSlug, String> {
     match v {
-        Value::Number(n) => n.as_u64().map(IdOrSlug::Id).ok_or_else(|| arg_err(format!("id {n} is not a non-negative integer"))),
+        Value::Number(n) => n
+            .as_u64()
+            .map(IdOrSlug::Id)
+            .ok_or_else(|| arg_err(format!("id {n} is not a non-negative integer"))),
         Value::String(s) => Ok(IdOrSlug::Slug(s.clone())),
         other => Err(arg_err(format!("expected an id or a slug, got {other}"))),
     }
@@ -471,7 +602,9 @@ fn string_arg(args: &[Value], i: usize, default: Option<&str>) -> Result<String,
     match (args.get(i), default) {
         (Some(Value::String(s)), _) => Ok(s.clone()),
         (None | Some(Value::Null), Some(d)) => Ok(d.to_owned()),
-        (other, _) => Err(arg_err(format!("argument {i}: expected a string, got {other:?}"))),
+        (other, _) => Err(arg_err(format!(
+            "argument {i}: expected a string, got {other:?}"
+        ))),
     }
 }
 
@@ -486,14 +619,21 @@ fn network_from(obj: &Map<String, Value>) -> Result<Option<Network>, String> {
             Err("wifi settings with network: 'ethernet'".into())
         }
         Some("ethernet") => Ok(Some(Network::Ethernet)),
-        Some("wifi") => Ok(Some(Network::Wifi { ssid: s("wifiSsid"), key: s("wifiKey") })),
+        Some("wifi") => Ok(Some(Network::Wifi {
+            ssid: s("wifiSsid"),
+            key: s("wifiKey"),
+        })),
         Some(other) => Err(format!("unknown network {other:?}")),
     }
 }
 
 fn download_options(v: &Value) -> Result<DownloadOptions, String> {
     let obj = v.as_object().ok_or("download options must be an object")?;
-    let mut o = DownloadOptions::new(obj.get("deviceType").and_then(Value::as_str).unwrap_or_default());
+    let mut o = DownloadOptions::new(
+        obj.get("deviceType")
+            .and_then(Value::as_str)
+            .unwrap_or_default(),
+    );
     for (k, val) in obj {
         if val.is_null() {
             continue;
@@ -501,12 +641,30 @@ fn download_options(v: &Value) -> Result<DownloadOptions, String> {
         let bad = || format!("download option {k}: unexpected value {val}");
         match k.as_str() {
             "deviceType" | "network" | "wifiKey" | "wifiSsid" => {}
-            "version" => o.version = Some(val.as_str().ok_or_else(bad)?.to_owned()).filter(|v| v != "latest"),
+            "version" => {
+                o.version = Some(val.as_str().ok_or_else(bad)?.to_owned()).filter(|v| v != "latest")
+            }
             "developmentMode" => o.development_mode = Some(val.as_bool().ok_or_else(bad)?),
             "appId" => o.app_id = Some(val.as_u64().ok_or_else(bad)?),
-            "fileType" => o.file_type = Some(val.as_str().ok_or_else(bad)?.parse().map_err(|e: Error| e.to_string())?),
-            "imageType" => o.image_type = Some(val.as_str().ok_or_else(bad)?.parse().map_err(|e: Error| e.to_string())?),
-            "appUpdatePollInterval" => o.app_update_poll_interval = Some(val.as_u64().ok_or_else(bad)?),
+            "fileType" => {
+                o.file_type = Some(
+                    val.as_str()
+                        .ok_or_else(bad)?
+                        .parse()
+                        .map_err(|e: Error| e.to_string())?,
+                )
+            }
+            "imageType" => {
+                o.image_type = Some(
+                    val.as_str()
+                        .ok_or_else(bad)?
+                        .parse()
+                        .map_err(|e: Error| e.to_string())?,
+                )
+            }
+            "appUpdatePollInterval" => {
+                o.app_update_poll_interval = Some(val.as_u64().ok_or_else(bad)?)
+            }
             other => return Err(format!("download option {other} has no Rust equivalent")),
         }
     }
@@ -516,20 +674,33 @@ fn download_options(v: &Value) -> Result<DownloadOptions, String> {
 
 fn config_options(v: &Value) -> Result<ConfigOptions, String> {
     let obj = v.as_object().ok_or("getConfig options must be an object")?;
-    let mut o = ConfigOptions::new(obj.get("version").and_then(Value::as_str).unwrap_or_default());
+    let mut o = ConfigOptions::new(
+        obj.get("version")
+            .and_then(Value::as_str)
+            .unwrap_or_default(),
+    );
     if let Some(n) = network_from(obj)? {
         o.network = n;
     }
     let ip = |val: &Value| -> Result<std::net::IpAddr, String> {
-        val.as_str().ok_or("expected a string")?.parse().map_err(|e| format!("{e}"))
+        val.as_str()
+            .ok_or("expected a string")?
+            .parse()
+            .map_err(|e| format!("{e}"))
     };
     for (k, val) in obj {
         let bad = || format!("getConfig option {k}: unexpected value {val}");
         match k.as_str() {
             "version" | "network" | "wifiKey" | "wifiSsid" => {}
-            "appUpdatePollInterval" => o.app_update_poll_interval = Some(val.as_u64().ok_or_else(bad)?),
-            "provisioningKeyName" => o.provisioning_key_name = Some(val.as_str().ok_or_else(bad)?.to_owned()),
-            "provisioningKeyExpiryDate" => o.provisioning_key_expiry_date = Some(val.as_str().ok_or_else(bad)?.to_owned()),
+            "appUpdatePollInterval" => {
+                o.app_update_poll_interval = Some(val.as_u64().ok_or_else(bad)?)
+            }
+            "provisioningKeyName" => {
+                o.provisioning_key_name = Some(val.as_str().ok_or_else(bad)?.to_owned())
+            }
+            "provisioningKeyExpiryDate" => {
+                o.provisioning_key_expiry_date = Some(val.as_str().ok_or_else(bad)?.to_owned())
+            }
             "provisioningKeyDescription" => {
                 o.provisioning_key_description = Some(val.as_str().ok_or_else(bad)?.to_owned())
             }
@@ -570,7 +741,9 @@ async fn consume_download(mut dl: balena_sdk::OsDownload) -> Result<Value, Error
 
 fn out<T: serde::Serialize>(r: Result<T, Error>) -> Result<Outcome, String> {
     match r {
-        Ok(v) => serde_json::to_value(v).map(Outcome::Value).map_err(|e| e.to_string()),
+        Ok(v) => serde_json::to_value(v)
+            .map(Outcome::Value)
+            .map_err(|e| e.to_string()),
         Err(e) => Ok(Outcome::Failed(e)),
     }
 }
@@ -582,15 +755,24 @@ async fn dispatch(client: &Balena, method: &str, args: &[Value]) -> Result<Outco
         "os.getAllOsVersions" | "os.getAvailableOsVersions" => {
             let pine = opt_pine(args.get(1))?;
             let available = method == "os.getAvailableOsVersions";
-            let include_draft = args.get(2).and_then(|o| o.get("includeDraft")) == Some(&Value::Bool(true));
+            let include_draft =
+                args.get(2).and_then(|o| o.get("includeDraft")) == Some(&Value::Bool(true));
             let mut opts = AvailableOsVersionsOptions::new().include_draft(include_draft);
             opts.pine = pine.clone();
             match args.first() {
-                Some(Value::String(dt)) if available => out(os.get_available_os_versions(dt, &opts).await),
+                Some(Value::String(dt)) if available => {
+                    out(os.get_available_os_versions(dt, &opts).await)
+                }
                 Some(Value::String(dt)) => out(os.get_all_os_versions(dt, pine.as_ref()).await),
                 Some(Value::Array(list)) => {
-                    let dts: Vec<String> =
-                        list.iter().map(|v| v.as_str().map(str::to_owned).ok_or("device types must be strings")).collect::<Result<_, _>>()?;
+                    let dts: Vec<String> = list
+                        .iter()
+                        .map(|v| {
+                            v.as_str()
+                                .map(str::to_owned)
+                                .ok_or("device types must be strings")
+                        })
+                        .collect::<Result<_, _>>()?;
                     if available {
                         out(os.get_available_os_versions_for(&dts, &opts).await)
                     } else {
@@ -608,11 +790,16 @@ async fn dispatch(client: &Balena, method: &str, args: &[Value]) -> Result<Outco
                 Some(Value::String(s)) => Some(s.parse::<OsType>().map_err(|e| e.to_string())?),
                 Some(other) => return Err(format!("osType: unexpected {other}")),
             };
-            out(os.get_max_satisfying_version(&dt, &range, os_type.as_ref()).await)
+            out(os
+                .get_max_satisfying_version(&dt, &range, os_type.as_ref())
+                .await)
         }
-        "os.getDownloadSize" => {
-            out(os.get_download_size(&string_arg(args, 0, None)?, &string_arg(args, 1, Some("latest"))?).await)
-        }
+        "os.getDownloadSize" => out(os
+            .get_download_size(
+                &string_arg(args, 0, None)?,
+                &string_arg(args, 1, Some("latest"))?,
+            )
+            .await),
         "os.download" => {
             let opts = download_options(args.first().ok_or("download needs options")?)?;
             match os.download(&opts).await {
@@ -629,7 +816,11 @@ async fn dispatch(client: &Balena, method: &str, args: &[Value]) -> Result<Outco
             out(os.get_config(app, &opts).await)
         }
         "os.isSupportedOsUpdate" | "os.getOsUpdateType" => {
-            let (dt, cur, tgt) = (string_arg(args, 0, None)?, string_arg(args, 1, None)?, string_arg(args, 2, None)?);
+            let (dt, cur, tgt) = (
+                string_arg(args, 0, None)?,
+                string_arg(args, 1, None)?,
+                string_arg(args, 2, None)?,
+            );
             if method == "os.isSupportedOsUpdate" {
                 out(os.is_supported_os_update(&dt, &cur, &tgt).await)
             } else {
@@ -647,13 +838,18 @@ async fn dispatch(client: &Balena, method: &str, args: &[Value]) -> Result<Outco
             }
             out(os.get_supported_os_update_versions(&dt, &cur, &opts).await)
         }
-        "os.isArchitectureCompatibleWith" => {
-            Ok(Outcome::Value(Value::Bool(os.is_architecture_compatible_with(&string_arg(args, 0, None)?, &string_arg(args, 1, None)?))))
-        }
+        "os.isArchitectureCompatibleWith" => Ok(Outcome::Value(Value::Bool(
+            os.is_architecture_compatible_with(
+                &string_arg(args, 0, None)?,
+                &string_arg(args, 1, None)?,
+            ),
+        ))),
         "os.getSupervisorReleasesForCpuArchitecture" => {
             let arch = id_or_slug(args.first().ok_or("needs an architecture")?)?;
             let pine = opt_pine(args.get(1))?;
-            out(os.get_supervisor_releases_for_cpu_architecture(arch, pine.as_ref()).await)
+            out(os
+                .get_supervisor_releases_for_cpu_architecture(arch, pine.as_ref())
+                .await)
         }
         "deviceType.get" => {
             let id = id_or_slug(args.first().ok_or("needs a device type")?)?;
@@ -666,7 +862,10 @@ async fn dispatch(client: &Balena, method: &str, args: &[Value]) -> Result<Outco
             out(client.applications().get(id, pine.as_ref()).await)
         }
         "request.send" => {
-            let o = args.first().and_then(Value::as_object).ok_or("request.send needs options")?;
+            let o = args
+                .first()
+                .and_then(Value::as_object)
+                .ok_or("request.send needs options")?;
             let m = match o.get("method").and_then(Value::as_str).unwrap_or("GET") {
                 "GET" => Method::Get,
                 "POST" => Method::Post,
@@ -674,9 +873,22 @@ async fn dispatch(client: &Balena, method: &str, args: &[Value]) -> Result<Outco
                 "DELETE" => Method::Delete,
                 other => return Err(format!("method {other}")),
             };
-            let url = o.get("url").and_then(Value::as_str).ok_or("request.send needs a url")?;
-            let kind = if url.starts_with("/v7/") { RequestKind::Pine } else { RequestKind::Rest };
-            let mut req = ApiRequest { method: m, path_and_query: url.to_owned(), body: o.get("body").cloned(), kind, send_token: true };
+            let url = o
+                .get("url")
+                .and_then(Value::as_str)
+                .ok_or("request.send needs a url")?;
+            let kind = if url.starts_with("/v7/") {
+                RequestKind::Pine
+            } else {
+                RequestKind::Rest
+            };
+            let mut req = ApiRequest {
+                method: m,
+                path_and_query: url.to_owned(),
+                body: o.get("body").cloned(),
+                kind,
+                send_token: true,
+            };
             if o.get("sendToken") == Some(&Value::Bool(false)) {
                 req.send_token = false;
             }
@@ -689,7 +901,9 @@ async fn dispatch(client: &Balena, method: &str, args: &[Value]) -> Result<Outco
                         ResponseBody::Json(v) => v,
                         ResponseBody::Text(t) => Value::String(t),
                     };
-                    Ok(Outcome::Value(json!({"statusCode": r.status, "body": body})))
+                    Ok(Outcome::Value(
+                        json!({"statusCode": r.status, "body": body}),
+                    ))
                 }
                 Err(e) => Ok(Outcome::Failed(e)),
             }
@@ -699,9 +913,18 @@ async fn dispatch(client: &Balena, method: &str, args: &[Value]) -> Result<Outco
 }
 
 /// Runs a sequence action; returns its summary value.
-async fn run_action(client: &Balena, label: &str, expected: Option<&Value>) -> Result<Value, String> {
+async fn run_action(
+    client: &Balena,
+    label: &str,
+    expected: Option<&Value>,
+) -> Result<Value, String> {
     let l = label.trim();
-    if let Some(inner) = l.strip_prefix("auth.").unwrap_or(l).strip_prefix("loginWithToken(").and_then(|s| s.strip_suffix(')')) {
+    if let Some(inner) = l
+        .strip_prefix("auth.")
+        .unwrap_or(l)
+        .strip_prefix("loginWithToken(")
+        .and_then(|s| s.strip_suffix(')'))
+    {
         let token = tokens::by_label(inner).ok_or_else(|| format!("unknown token {inner:?}"))?;
         // Upstream's summary is {error: <class>, message}; the class is what
         // is compared (messages are worded differently here).
@@ -715,7 +938,13 @@ async fn run_action(client: &Balena, label: &str, expected: Option<&Value>) -> R
         return Ok(Value::Null);
     }
     if let Some(rest) = l.strip_prefix("wait ") {
-        let ms: u64 = rest.split("ms").next().unwrap_or_default().trim().parse().map_err(|_| format!("bad wait {l:?}"))?;
+        let ms: u64 = rest
+            .split("ms")
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .parse()
+            .map_err(|_| format!("bad wait {l:?}"))?;
         tokio::time::sleep(Duration::from_millis(ms)).await;
         return Ok(Value::Null);
     }
@@ -723,11 +952,19 @@ async fn run_action(client: &Balena, label: &str, expected: Option<&Value>) -> R
         // "2x getAvailableOsVersions(intel-nuc) + 2x getDownloadSize(nuc, 6.0.10+rev1)"
         let mut calls = Vec::new();
         for part in rest.split(" + ") {
-            let (n, call) = part.trim().split_once("x ").ok_or_else(|| format!("bad call {part:?}"))?;
+            let (n, call) = part
+                .trim()
+                .split_once("x ")
+                .ok_or_else(|| format!("bad call {part:?}"))?;
             let n: usize = n.parse().map_err(|_| format!("bad count in {part:?}"))?;
-            let (name, args) = call.split_once('(').ok_or_else(|| format!("bad call {call:?}"))?;
-            let args: Vec<Value> =
-                args.trim_end_matches(')').split(',').map(|a| Value::String(a.trim().to_owned())).collect();
+            let (name, args) = call
+                .split_once('(')
+                .ok_or_else(|| format!("bad call {call:?}"))?;
+            let args: Vec<Value> = args
+                .trim_end_matches(')')
+                .split(',')
+                .map(|a| Value::String(a.trim().to_owned()))
+                .collect();
             for _ in 0..n {
                 calls.push((format!("os.{name}"), args.clone()));
             }
@@ -781,33 +1018,62 @@ fn match_error(js: &Value, e: &Error) -> Result<(), String> {
     let name = js["name"].as_str().unwrap_or_default();
     let msg = js["message"].as_str().unwrap_or_default();
     let ok = match (name, e) {
-        ("BalenaRequestError", Error::RequestFailed { status, message, .. }) => {
-            js["statusCode"].as_u64() == Some(u64::from(*status)) && js["body"].as_str() == Some(message.as_str())
+        (
+            "BalenaRequestError",
+            Error::RequestFailed {
+                status, message, ..
+            },
+        ) => {
+            js["statusCode"].as_u64() == Some(u64::from(*status))
+                && js["body"].as_str() == Some(message.as_str())
         }
         ("BalenaNotLoggedIn", Error::Unauthorized { .. }) => true,
         ("BalenaExpiredToken", Error::ExpiredToken { .. }) => true,
-        ("BalenaInvalidDeviceType", Error::InvalidDeviceType { device_type }) => js["type"].as_str() == Some(device_type),
+        ("BalenaInvalidDeviceType", Error::InvalidDeviceType { device_type }) => {
+            js["type"].as_str() == Some(device_type)
+        }
         ("BalenaApplicationNotFound", Error::ApplicationNotFound { application }) => {
-            js["application"].as_str().map(str::to_owned).or_else(|| js["application"].as_u64().map(|n| n.to_string()))
+            js["application"]
+                .as_str()
+                .map(str::to_owned)
+                .or_else(|| js["application"].as_u64().map(|n| n.to_string()))
                 == Some(application.clone())
         }
         ("BalenaAmbiguousApplication", Error::AmbiguousApplication { .. }) => true,
         ("BalenaInvalidParameterError", Error::InvalidParameter { name, value, .. }) => {
-            js["parameterName"].as_str().map(snake).as_deref() == Some(*name) && js["suppliedValue"].as_str() == Some(value)
+            js["parameterName"].as_str().map(snake).as_deref() == Some(*name)
+                && js["suppliedValue"].as_str() == Some(value)
         }
-        ("OSImageNotFound", Error::OsImageNotFound { device_type, version, image_type }) => {
+        (
+            "OSImageNotFound",
+            Error::OsImageNotFound {
+                device_type,
+                version,
+                image_type,
+            },
+        ) => {
             let upstream = match image_type {
-                Some(t) => format!("No image found for device type {device_type}, version {version}, and image type {t}"),
-                None => format!("No image found for device type {device_type} and version {version}"),
+                Some(t) => format!(
+                    "No image found for device type {device_type}, version {version}, and image type {t}"
+                ),
+                None => {
+                    format!("No image found for device type {device_type} and version {version}")
+                }
             };
             upstream == msg
         }
         ("HUPActionError", Error::OsUpdate { source, .. }) => source.to_string() == msg,
         ("Error", Error::InvalidVersion { version, .. }) => {
-            msg.strip_prefix("Invalid version: ").or_else(|| msg.strip_prefix("Invalid semver version: ")) == Some(version)
+            msg.strip_prefix("Invalid version: ")
+                .or_else(|| msg.strip_prefix("Invalid semver version: "))
+                == Some(version)
         }
-        ("Error", Error::MissingParameter { name, .. }) => msg.starts_with("An OS version is required") && *name == "version",
-        ("Error", Error::InvalidParameter { name, .. }) => msg.starts_with("Filter arrays must have at least 1 element") && *name == "device_types",
+        ("Error", Error::MissingParameter { name, .. }) => {
+            msg.starts_with("An OS version is required") && *name == "version"
+        }
+        ("Error", Error::InvalidParameter { name, .. }) => {
+            msg.starts_with("Filter arrays must have at least 1 element") && *name == "device_types"
+        }
         ("Error", Error::UnexpectedResponse { .. }) => {
             msg.starts_with("Response was not a JSON object")
                 || msg.starts_with("Invalid response received")
@@ -816,7 +1082,14 @@ fn match_error(js: &Value, e: &Error) -> Result<(), String> {
         ("Error", Error::Decode { .. }) => msg == "decode error",
         _ => false,
     };
-    if ok { Ok(()) } else { Err(format!("expected {name} ({msg}), got {} ({e})", e.upstream_name())) }
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "expected {name} ({msg}), got {} ({e})",
+            e.upstream_name()
+        ))
+    }
 }
 
 fn remove_path(v: &mut Value, path: &str) {
@@ -845,7 +1118,9 @@ fn remove_path(v: &mut Value, path: &str) {
     if !buf.is_empty() {
         tokens.push(buf);
     }
-    let Some((last, parents)) = tokens.split_last() else { return };
+    let Some((last, parents)) = tokens.split_last() else {
+        return;
+    };
     for t in parents {
         cur = match t.strip_prefix('#') {
             Some(i) => match cur.get_mut(i.parse::<usize>().unwrap_or(usize::MAX)) {
@@ -865,11 +1140,26 @@ fn remove_path(v: &mut Value, path: &str) {
     }
 }
 
-fn compare_download(exp: &Value, got: &Value, lengths: &LengthMap, canned: &[(Value, Option<Value>)]) -> Result<(), String> {
+fn compare_download(
+    exp: &Value,
+    got: &Value,
+    lengths: &LengthMap,
+    canned: &[(Value, Option<Value>)],
+) -> Result<(), String> {
     let mut exp = exp.clone();
-    let last_binary = canned.iter().map(|(c, _)| c).rev().find(|c| c["body"]["binary"] == true);
+    let last_binary = canned
+        .iter()
+        .map(|(c, _)| c)
+        .rev()
+        .find(|c| c["body"]["binary"] == true);
     let enc = last_binary.and_then(|c| {
-        c["headers"].as_object().and_then(|h| h.iter().find(|(k, _)| k.eq_ignore_ascii_case("content-encoding"))).map(|(_, v)| v.clone())
+        c["headers"]
+            .as_object()
+            .and_then(|h| {
+                h.iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case("content-encoding"))
+            })
+            .map(|(_, v)| v.clone())
     });
     // deflate-decoded
     if enc.as_ref().and_then(Value::as_str) == Some("deflate") {
@@ -879,10 +1169,18 @@ fn compare_download(exp: &Value, got: &Value, lengths: &LengthMap, canned: &[(Va
         exp["equals_uncompressed_image"] = json!(true);
     }
     // progress-counts-wire-bytes, with the served compressed lengths.
-    if let Some(ev) = exp["progress_events"].as_array_mut().and_then(|a| a.last_mut())
+    if let Some(ev) = exp["progress_events"]
+        .as_array_mut()
+        .and_then(|a| a.last_mut())
         && ev.is_object()
     {
-        let map = |n: &Value| lengths.iter().find(|(r, _)| Some(*r) == n.as_u64()).map(|(_, s)| json!(s)).unwrap_or(n.clone());
+        let map = |n: &Value| {
+            lengths
+                .iter()
+                .find(|(r, _)| Some(*r) == n.as_u64())
+                .map(|(_, s)| json!(s))
+                .unwrap_or(n.clone())
+        };
         let total = map(&ev["total"]);
         let received = map(&ev["received"]);
         ev["total"] = total.clone();
@@ -894,25 +1192,63 @@ fn compare_download(exp: &Value, got: &Value, lengths: &LengthMap, canned: &[(Va
         a.clear();
         a.extend(last);
     }
-    if exp == *got { Ok(()) } else { Err(format!("download result differs:\n  expected {exp}\n  got      {got}")) }
+    if exp == *got {
+        Ok(())
+    } else {
+        Err(format!(
+            "download result differs:\n  expected {exp}\n  got      {got}"
+        ))
+    }
 }
 
 fn compare_request(exp: &ExpReq, got: &Served, srv: &ReplayServer) -> Result<(), String> {
-    let host = scrub_ports(&format!("{}:{}", got.host, if got.host == "127.0.0.1" { srv.primary.port() } else { srv.secondary.port() }), srv);
+    let host = scrub_ports(
+        &format!(
+            "{}:{}",
+            got.host,
+            if got.host == "127.0.0.1" {
+                srv.primary.port()
+            } else {
+                srv.secondary.port()
+            }
+        ),
+        srv,
+    );
     let (path, query) = got.target.split_once('?').unwrap_or((&got.target, ""));
-    let decode = |s: &str| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned();
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
     let got_query: Vec<(String, String)> = if query.is_empty() {
         Vec::new()
     } else {
-        query.split('&').map(|p| p.split_once('=').map_or((decode(p), String::new()), |(k, v)| (decode(k), decode(v)))).collect()
+        query
+            .split('&')
+            .map(|p| {
+                p.split_once('=')
+                    .map_or((decode(p), String::new()), |(k, v)| (decode(k), decode(v)))
+            })
+            .collect()
     };
     match exp {
-        ExpReq::Loose { method, path: p, filter_contains } => {
-            let filter = got_query.iter().find(|(k, _)| k == "$filter").map(|(_, v)| v.as_str()).unwrap_or_default();
+        ExpReq::Loose {
+            method,
+            path: p,
+            filter_contains,
+        } => {
+            let filter = got_query
+                .iter()
+                .find(|(k, _)| k == "$filter")
+                .map(|(_, v)| v.as_str())
+                .unwrap_or_default();
             if &got.method == method && path == p && filter.contains(filter_contains.as_str()) {
                 Ok(())
             } else {
-                Err(format!("expected {method} {p} with $filter containing {filter_contains:?}, got {} {}", got.method, got.target))
+                Err(format!(
+                    "expected {method} {p} with $filter containing {filter_contains:?}, got {} {}",
+                    got.method, got.target
+                ))
             }
         }
         ExpReq::Exact(r) => {
@@ -929,11 +1265,18 @@ fn compare_request(exp: &ExpReq, got: &Served, srv: &ReplayServer) -> Result<(),
             let pine = path.starts_with("/v7/");
             let exp_raw = r["raw_url"].as_str().unwrap_or_default();
             if pine && exp_raw != got.target {
-                problems.push(format!("raw url\n    expected {exp_raw}\n    got      {}", got.target));
+                problems.push(format!(
+                    "raw url\n    expected {exp_raw}\n    got      {}",
+                    got.target
+                ));
             }
             let exp_query: BTreeMap<String, String> = r["query"]
                 .as_object()
-                .map(|q| q.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned())).collect())
+                .map(|q| {
+                    q.iter()
+                        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+                        .collect()
+                })
                 .unwrap_or_default();
             let got_map: BTreeMap<String, String> = got_query.iter().cloned().collect();
             if exp_query != got_map {
@@ -943,19 +1286,29 @@ fn compare_request(exp: &ExpReq, got: &Served, srv: &ReplayServer) -> Result<(),
             let got_body: Value = if got.body.is_empty() {
                 Value::Null
             } else {
-                serde_json::from_slice(&got.body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&got.body).into_owned()))
+                serde_json::from_slice(&got.body).unwrap_or_else(|_| {
+                    Value::String(String::from_utf8_lossy(&got.body).into_owned())
+                })
             };
             if *exp_body != got_body {
                 problems.push(format!("body {exp_body} != {got_body}"));
             }
             let exp_auth = r["headers"]["authorization"].as_str();
             if exp_auth != got.header("authorization") {
-                problems.push(format!("authorization {exp_auth:?} != {:?}", got.header("authorization")));
+                problems.push(format!(
+                    "authorization {exp_auth:?} != {:?}",
+                    got.header("authorization")
+                ));
             }
             if problems.is_empty() {
                 Ok(())
             } else {
-                Err(format!("{} {}: {}", r["method"].as_str().unwrap_or_default(), r["path"].as_str().unwrap_or_default(), problems.join("; ")))
+                Err(format!(
+                    "{} {}: {}",
+                    r["method"].as_str().unwrap_or_default(),
+                    r["path"].as_str().unwrap_or_default(),
+                    problems.join("; ")
+                ))
             }
         }
     }
@@ -968,7 +1321,9 @@ fn compare_requests(step: &ExpStep, got: &[Served], srv: &ReplayServer) -> Vec<S
             "expected {} request(s), got {}: {:?}",
             step.requests.len(),
             got.len(),
-            got.iter().map(|g| format!("{} {}", g.method, g.target)).collect::<Vec<_>>()
+            got.iter()
+                .map(|g| format!("{} {}", g.method, g.target))
+                .collect::<Vec<_>>()
         ));
         return problems;
     }
@@ -1000,7 +1355,11 @@ pub struct CaseReport {
 /// Replays one case on `srv`.
 pub async fn run_case(case: &Value, srv: &ReplayServer) -> CaseReport {
     let id = case["id"].as_str().unwrap_or("<no id>").to_owned();
-    let mut report = CaseReport { id, failures: Vec::new(), deviations: Vec::new() };
+    let mut report = CaseReport {
+        id,
+        failures: Vec::new(),
+        deviations: Vec::new(),
+    };
     let exp = match build_expectation(case) {
         Ok(e) => e,
         Err(e) => {
@@ -1050,7 +1409,9 @@ pub async fn run_case(case: &Value, srv: &ReplayServer) -> CaseReport {
         let before = srv.log_len();
         let label = format!("step {si}");
         let outcome = match &step.call {
-            Call::Action(l) => run_action(&client, l, step.result.as_ref()).await.map(Outcome::Value),
+            Call::Action(l) => run_action(&client, l, step.result.as_ref())
+                .await
+                .map(Outcome::Value),
             Call::Method { method, args } => dispatch(&client, method, args).await,
         };
         let got_reqs: Vec<Served> = srv.log()[before..].to_vec();
@@ -1058,21 +1419,29 @@ pub async fn run_case(case: &Value, srv: &ReplayServer) -> CaseReport {
             report.failures.push(format!("{label}: {p}"));
         }
         match outcome {
-            Err(e) => report.failures.push(format!("{label}: cannot map the call: {e}")),
+            Err(e) => report
+                .failures
+                .push(format!("{label}: cannot map the call: {e}")),
             Ok(Outcome::Failed(e)) => match &step.error {
                 Some(js) => {
                     if let Err(p) = match_error(js, &e) {
                         report.failures.push(format!("{label}: {p}"));
                     }
                 }
-                None => report.failures.push(format!("{label}: unexpected error {} ({e})", e.upstream_name())),
+                None => report.failures.push(format!(
+                    "{label}: unexpected error {} ({e})",
+                    e.upstream_name()
+                )),
             },
             Ok(Outcome::Value(v)) => {
                 if let Some(js) = &step.error {
-                    report.failures.push(format!("{label}: expected error {}, got {v}", js["name"]));
+                    report
+                        .failures
+                        .push(format!("{label}: expected error {}, got {v}", js["name"]));
                     continue;
                 }
-                let mut v: Value = serde_json::from_str(&scrub_ports(&v.to_string(), srv)).unwrap_or(v);
+                let mut v: Value =
+                    serde_json::from_str(&scrub_ports(&v.to_string(), srv)).unwrap_or(v);
                 let expected = step.result.clone().unwrap_or(Value::Null);
                 if let Call::Method { method, .. } = &step.call
                     && method == "os.download"
@@ -1092,7 +1461,9 @@ pub async fn run_case(case: &Value, srv: &ReplayServer) -> CaseReport {
                     obj.remove("message");
                 }
                 if v != expected {
-                    report.failures.push(format!("{label}: result differs:\n  expected {expected}\n  got      {v}"));
+                    report.failures.push(format!(
+                        "{label}: result differs:\n  expected {expected}\n  got      {v}"
+                    ));
                 }
             }
         }
@@ -1103,8 +1474,11 @@ pub async fn run_case(case: &Value, srv: &ReplayServer) -> CaseReport {
 /// Replays every case of a conformance file.
 pub async fn run_file(path: &std::path::Path) -> Result<Vec<CaseReport>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let cases: Vec<Value> = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-    let srv = ReplayServer::start().await.map_err(|e| format!("cannot start the replay server: {e}"))?;
+    let cases: Vec<Value> =
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let srv = ReplayServer::start()
+        .await
+        .map_err(|e| format!("cannot start the replay server: {e}"))?;
     let mut out = Vec::new();
     for case in &cases {
         out.push(run_case(case, &srv).await);

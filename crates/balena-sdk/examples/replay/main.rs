@@ -37,7 +37,15 @@ async fn main() -> ExitCode {
             if r.failures.is_empty() {
                 passed += 1;
                 if verbose {
-                    println!("ok   {}{}", r.id, if r.deviations.is_empty() { String::new() } else { format!(" (deviations: {})", r.deviations.join(", ")) });
+                    println!(
+                        "ok   {}{}",
+                        r.id,
+                        if r.deviations.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" (deviations: {})", r.deviations.join(", "))
+                        }
+                    );
                 }
             } else {
                 failed += 1;
@@ -54,5 +62,9 @@ async fn main() -> ExitCode {
         }
     }
     println!("{passed} passed, {failed} failed");
-    if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }

@@ -25,7 +25,10 @@ pub struct Served {
 
 impl Served {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -88,7 +91,12 @@ impl ReplayServer {
             tokio::spawn(accept_loop(l1, "127.0.0.1", Arc::clone(&state))),
             tokio::spawn(accept_loop(l2, "127.0.0.2", Arc::clone(&state))),
         ];
-        Ok(ReplayServer { primary, secondary, state, tasks })
+        Ok(ReplayServer {
+            primary,
+            secondary,
+            state,
+            tasks,
+        })
     }
 
     /// Replaces the queue of answers and clears the log.
@@ -142,7 +150,11 @@ pub async fn read_request(sock: &mut TcpStream, host: &str) -> std::io::Result<O
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
         .collect();
-    let len: usize = headers.iter().find(|(k, _)| k == "content-length").and_then(|(_, v)| v.parse().ok()).unwrap_or(0);
+    let len: usize = headers
+        .iter()
+        .find(|(k, _)| k == "content-length")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
     let mut body = buf[head_end + 4..].to_vec();
     while body.len() < len {
         let n = sock.read(&mut tmp).await?;
@@ -151,11 +163,21 @@ pub async fn read_request(sock: &mut TcpStream, host: &str) -> std::io::Result<O
         }
         body.extend_from_slice(&tmp[..n]);
     }
-    Ok(Some(Served { host: host.to_owned(), method, target, headers, body }))
+    Ok(Some(Served {
+        host: host.to_owned(),
+        method,
+        target,
+        headers,
+        body,
+    }))
 }
 
 /// Writes a response head (status + headers + `Connection: close`).
-pub async fn write_head(sock: &mut TcpStream, status: u16, headers: &[(String, String)]) -> std::io::Result<()> {
+pub async fn write_head(
+    sock: &mut TcpStream,
+    status: u16,
+    headers: &[(String, String)],
+) -> std::io::Result<()> {
     let mut head = format!("HTTP/1.1 {status} {}\r\n", reason(status));
     for (k, v) in headers {
         head.push_str(&format!("{k}: {v}\r\n"));
@@ -164,13 +186,22 @@ pub async fn write_head(sock: &mut TcpStream, status: u16, headers: &[(String, S
     sock.write_all(head.as_bytes()).await
 }
 
-async fn handle(mut sock: TcpStream, host: &'static str, state: Arc<Mutex<State>>) -> std::io::Result<()> {
-    let Some(req) = read_request(&mut sock, host).await? else { return Ok(()) };
+async fn handle(
+    mut sock: TcpStream,
+    host: &'static str,
+    state: Arc<Mutex<State>>,
+) -> std::io::Result<()> {
+    let Some(req) = read_request(&mut sock, host).await? else {
+        return Ok(());
+    };
     let answer = {
         let mut s = state.lock().unwrap();
         let key = (req.method.clone(), req.host.clone(), req.target.clone());
         s.log.push(req);
-        let by_key = s.queue.iter().position(|(c, used)| !used && c.key.as_ref() == Some(&key));
+        let by_key = s
+            .queue
+            .iter()
+            .position(|(c, used)| !used && c.key.as_ref() == Some(&key));
         let pick = by_key.or_else(|| s.queue.iter().position(|(_, used)| !used));
         pick.map(|i| {
             s.queue[i].1 = true;

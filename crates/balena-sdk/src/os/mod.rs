@@ -19,8 +19,8 @@ use crate::request::{check_status, decode_value};
 use crate::types::{OsType, PineOptions, check_text};
 
 use options::{
-    AvailableOsVersionsOptions, ConfigOptions, DownloadOptions, SupervisorRelease, SupportedOsUpdateVersions,
-    SupportedOsUpdateVersionsOptions,
+    AvailableOsVersionsOptions, ConfigOptions, DownloadOptions, SupervisorRelease,
+    SupportedOsUpdateVersions, SupportedOsUpdateVersionsOptions,
 };
 use version::OsVersion;
 
@@ -50,7 +50,11 @@ impl<'a> OsModel<'a> {
             .slugs
             .get_or_try_init(key, || async {
                 let opts = PineOptions::new().select(["slug"])?;
-                let row = self.client.device_types().get(IdOrSlug::Slug(device_type.to_owned()), Some(&opts)).await?;
+                let row = self
+                    .client
+                    .device_types()
+                    .get(IdOrSlug::Slug(device_type.to_owned()), Some(&opts))
+                    .await?;
                 match row.get("slug").and_then(Value::as_str) {
                     Some(s) => Ok(s.to_owned()),
                     None => Err(Error::Decode {
@@ -101,7 +105,11 @@ impl<'a> OsModel<'a> {
         let mut sorted = device_types;
         sorted.sort();
         let key = (sorted.clone(), kind);
-        self.client.caches().versions.get_or_try_init(key, || self.fetch_versions(&sorted, kind, None)).await
+        self.client
+            .caches()
+            .versions
+            .get_or_try_init(key, || self.fetch_versions(&sorted, kind, None))
+            .await
     }
 
     /// Every balenaOS release of a device type (drafts, invalidated and
@@ -115,8 +123,19 @@ impl<'a> OsModel<'a> {
     /// }
     /// # Ok(()) }
     /// ```
-    pub async fn get_all_os_versions(&self, device_type: &str, options: Option<&PineOptions>) -> Result<Vec<OsVersion>> {
-        let mut map = self.versions_map(vec![device_type.to_owned()], FilterKind::All, options, options.is_none()).await?;
+    pub async fn get_all_os_versions(
+        &self,
+        device_type: &str,
+        options: Option<&PineOptions>,
+    ) -> Result<Vec<OsVersion>> {
+        let mut map = self
+            .versions_map(
+                vec![device_type.to_owned()],
+                FilterKind::All,
+                options,
+                options.is_none(),
+            )
+            .await?;
         Ok(map.remove(device_type).unwrap_or_default())
     }
 
@@ -135,7 +154,8 @@ impl<'a> OsModel<'a> {
         options: Option<&PineOptions>,
     ) -> Result<BTreeMap<String, Vec<OsVersion>>> {
         let dts = device_types.iter().map(|s| s.as_ref().to_owned()).collect();
-        self.versions_map(dts, FilterKind::All, options, options.is_none()).await
+        self.versions_map(dts, FilterKind::All, options, options.is_none())
+            .await
     }
 
     /// The final, valid, successfully built releases of a device type (plus
@@ -148,8 +168,14 @@ impl<'a> OsModel<'a> {
     /// let versions = balena.os().get_available_os_versions("raspberrypi3", &AvailableOsVersionsOptions::new()).await?;
     /// # Ok(()) }
     /// ```
-    pub async fn get_available_os_versions(&self, device_type: &str, options: &AvailableOsVersionsOptions) -> Result<Vec<OsVersion>> {
-        let mut map = self.get_available_os_versions_for(&[device_type], options).await?;
+    pub async fn get_available_os_versions(
+        &self,
+        device_type: &str,
+        options: &AvailableOsVersionsOptions,
+    ) -> Result<Vec<OsVersion>> {
+        let mut map = self
+            .get_available_os_versions_for(&[device_type], options)
+            .await?;
         Ok(map.remove(device_type).unwrap_or_default())
     }
 
@@ -165,14 +191,22 @@ impl<'a> OsModel<'a> {
         device_types: &[S],
         options: &AvailableOsVersionsOptions,
     ) -> Result<BTreeMap<String, Vec<OsVersion>>> {
-        let kind = if options.include_draft { FilterKind::IncludeDraft } else { FilterKind::Supported };
+        let kind = if options.include_draft {
+            FilterKind::IncludeDraft
+        } else {
+            FilterKind::Supported
+        };
         let dts = device_types.iter().map(|s| s.as_ref().to_owned()).collect();
         let pine = options.pine.as_ref();
         self.versions_map(dts, kind, pine, is_cacheable(pine)).await
     }
 
     async fn available_for_slug(&self, slug: &str, include_draft: bool) -> Result<Vec<OsVersion>> {
-        self.get_available_os_versions(slug, &AvailableOsVersionsOptions::new().include_draft(include_draft)).await
+        self.get_available_os_versions(
+            slug,
+            &AvailableOsVersionsOptions::new().include_draft(include_draft),
+        )
+        .await
     }
 
     /// The newest available version matching `version_or_range`: `latest`
@@ -238,18 +272,24 @@ impl<'a> OsModel<'a> {
     }
 
     /// Resolves `latest` and validates the version, returning the version to send.
-    async fn resolve_download_version(&self, options: &DownloadOptions, slug: &str) -> Result<String> {
+    async fn resolve_download_version(
+        &self,
+        options: &DownloadOptions,
+        slug: &str,
+    ) -> Result<String> {
         match &options.version {
             Some(v) => queries::normalize_download_version(v),
             None => {
                 let versions = self.available_for_slug(slug, false).await?;
-                versions.into_iter().find(|v| v.os_type == OsType::Default).map(|v| v.raw_version).ok_or_else(|| {
-                    Error::OsImageNotFound {
+                versions
+                    .into_iter()
+                    .find(|v| v.os_type == OsType::Default)
+                    .map(|v| v.raw_version)
+                    .ok_or_else(|| Error::OsImageNotFound {
                         device_type: options.device_type.clone(),
                         version: "latest".into(),
                         image_type: options.image_type.map(|t| t.as_str().to_owned()),
-                    }
-                })
+                    })
             }
         }
     }
@@ -267,7 +307,10 @@ impl<'a> OsModel<'a> {
 
     /// Prepares the `/download` request: validates everything first (no
     /// request for bad arguments), then resolves the slug and the version.
-    async fn prepare_download(&self, options: &DownloadOptions) -> Result<(crate::request::ApiRequest, String)> {
+    async fn prepare_download(
+        &self,
+        options: &DownloadOptions,
+    ) -> Result<(crate::request::ApiRequest, String)> {
         Self::validate_download(options)?;
         let slug = self.normalized_slug(&options.device_type).await?;
         let version = self.resolve_download_version(options, &slug).await?;
@@ -314,17 +357,31 @@ impl<'a> OsModel<'a> {
                 image_type: options.image_type.map(|t| t.as_str().to_owned()),
             };
         }
-        let content_type =
-            resp.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let content_type = resp
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let body = match resp.bytes().await {
             Ok(b) => b,
-            Err(source) => return Error::Transport { request: req.describe(), source },
+            Err(source) => {
+                return Error::Transport {
+                    request: req.describe(),
+                    source,
+                };
+            }
         };
-        let raw = crate::request::RawResponse { status, content_type, body };
-        check_status(req, &raw, true).err().unwrap_or_else(|| Error::UnexpectedResponse {
-            request: req.describe(),
-            reason: format!("HTTP {status}"),
-        })
+        let raw = crate::request::RawResponse {
+            status,
+            content_type,
+            body,
+        };
+        check_status(req, &raw, true)
+            .err()
+            .unwrap_or_else(|| Error::UnexpectedResponse {
+                request: req.describe(),
+                reason: format!("HTTP {status}"),
+            })
     }
 
     /// Downloads an image to `path`: writes to a temporary file in the same
@@ -344,7 +401,12 @@ impl<'a> OsModel<'a> {
     /// println!("\n{} bytes", report.bytes_written);
     /// # Ok(()) }
     /// ```
-    pub async fn download_to_file<F>(&self, options: &DownloadOptions, path: &Path, on_progress: F) -> Result<DownloadReport>
+    pub async fn download_to_file<F>(
+        &self,
+        options: &DownloadOptions,
+        path: &Path,
+        on_progress: F,
+    ) -> Result<DownloadReport>
     where
         F: FnMut(DownloadProgress) + Send,
     {
@@ -380,11 +442,14 @@ impl<'a> OsModel<'a> {
         app.validate("application")?;
         let opts = PineOptions::new().select(["id"])?;
         let row = self.client.applications().get(app, Some(&opts)).await?;
-        let app_id = row.get("id").and_then(Value::as_u64).ok_or_else(|| Error::Decode {
-            request: "GET /v7/application".into(),
-            path: "d[0].id".into(),
-            message: "missing or not a numeric id".into(),
-        })?;
+        let app_id = row
+            .get("id")
+            .and_then(Value::as_u64)
+            .ok_or_else(|| Error::Decode {
+                request: "GET /v7/application".into(),
+                path: "d[0].id".into(),
+                message: "missing or not a numeric id".into(),
+            })?;
         let req = queries::download_config_request(app_id, options);
         let (resp, authenticated) = self.client.execute(&req).await?;
         crate::request::decode_json(&req, &resp, authenticated)
@@ -398,7 +463,12 @@ impl<'a> OsModel<'a> {
     /// let ok = balena.os().is_supported_os_update("raspberrypi3", "2.80.3+rev1.prod", "2.88.4+rev1.prod").await?;
     /// # Ok(()) }
     /// ```
-    pub async fn is_supported_os_update(&self, device_type: &str, current: &str, target: &str) -> Result<bool> {
+    pub async fn is_supported_os_update(
+        &self,
+        device_type: &str,
+        current: &str,
+        target: &str,
+    ) -> Result<bool> {
         let slug = self.normalized_slug(device_type).await?;
         Ok(balena_hup::is_supported_os_update(&slug, current, target))
     }
@@ -411,7 +481,12 @@ impl<'a> OsModel<'a> {
     /// let t = balena.os().get_os_update_type("jetson-xavier", "5.0.0+rev1", "6.0.50+rev1").await?;
     /// # Ok(()) }
     /// ```
-    pub async fn get_os_update_type(&self, device_type: &str, current: &str, target: &str) -> Result<UpdateType> {
+    pub async fn get_os_update_type(
+        &self,
+        device_type: &str,
+        current: &str,
+        target: &str,
+    ) -> Result<UpdateType> {
         let slug = self.normalized_slug(device_type).await?;
         balena_hup::get_os_update_type(&slug, current, target).map_err(|source| Error::OsUpdate {
             device_type: slug,
@@ -446,7 +521,9 @@ impl<'a> OsModel<'a> {
         };
         let is_esr = parsed.major > 2000;
         let slug = self.normalized_slug(device_type).await?;
-        let all = self.available_for_slug(&slug, options.include_draft).await?;
+        let all = self
+            .available_for_slug(&slug, options.include_draft)
+            .await?;
         let current_listed = all
             .iter()
             .find(|v| balena_semver::compare(&v.raw_version, current) == std::cmp::Ordering::Equal)
@@ -456,13 +533,20 @@ impl<'a> OsModel<'a> {
             .filter(|v| options.os_type.as_ref().is_none_or(|t| &v.os_type == t))
             .filter(|v| {
                 balena_hup::is_supported_os_update(&slug, current, &v.raw_version)
-                    && (is_esr || balena_hup::is_supported_os_update(&slug, current, &v.based_on_version))
+                    && (is_esr
+                        || balena_hup::is_supported_os_update(&slug, current, &v.based_on_version))
             })
             .map(|v| v.raw_version.clone())
             .collect();
-        let recommended =
-            versions.iter().find(|v| balena_semver::prerelease(v).is_none_or(|p| p.is_empty())).cloned();
-        Ok(SupportedOsUpdateVersions { versions, recommended, current: current_listed })
+        let recommended = versions
+            .iter()
+            .find(|v| balena_semver::prerelease(v).is_none_or(|p| p.is_empty()))
+            .cloned();
+        Ok(SupportedOsUpdateVersions {
+            versions,
+            recommended,
+            current: current_listed,
+        })
     }
 
     /// Whether an OS of architecture `os_arch` can run applications built for

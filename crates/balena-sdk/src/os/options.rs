@@ -265,7 +265,12 @@ impl ConfigOptions {
     }
 
     /// Provisioning key name, expiry date and description.
-    pub fn provisioning_key(mut self, name: Option<String>, expiry_date: Option<String>, description: Option<String>) -> Self {
+    pub fn provisioning_key(
+        mut self,
+        name: Option<String>,
+        expiry_date: Option<String>,
+        description: Option<String>,
+    ) -> Self {
         self.provisioning_key_name = name;
         self.provisioning_key_expiry_date = expiry_date;
         self.provisioning_key_description = description;

@@ -19,14 +19,20 @@ fn release_defaults() -> Value {
 
 fn convenience_filter(kind: FilterKind) -> Option<Value> {
     match kind {
-        FilterKind::Supported => Some(json!({"is_final": true, "is_invalidated": false, "status": "success"})),
+        FilterKind::Supported => {
+            Some(json!({"is_final": true, "is_invalidated": false, "status": "success"}))
+        }
         FilterKind::IncludeDraft => Some(json!({"is_invalidated": false, "status": "success"})),
         FilterKind::All => None,
     }
 }
 
 /// The single host-app query behind getAllOsVersions/getAvailableOsVersions.
-pub(crate) fn host_apps_request(device_types: &[String], kind: FilterKind, caller: Option<&PineOptions>) -> Result<ApiRequest> {
+pub(crate) fn host_apps_request(
+    device_types: &[String],
+    kind: FilterKind,
+    caller: Option<&PineOptions>,
+) -> Result<ApiRequest> {
     if device_types.is_empty() {
         return Err(Error::InvalidParameter {
             name: "device_types",
@@ -58,7 +64,10 @@ pub(crate) fn host_apps_request(device_types: &[String], kind: FilterKind, calle
 }
 
 /// The supervisor-release query of getSupervisorReleasesForCpuArchitecture.
-pub(crate) fn supervisor_releases_request(arch: &IdOrSlug, caller: Option<&PineOptions>) -> Result<ApiRequest> {
+pub(crate) fn supervisor_releases_request(
+    arch: &IdOrSlug,
+    caller: Option<&PineOptions>,
+) -> Result<ApiRequest> {
     arch.validate("cpu_architecture")?;
     let arch_filter = match arch {
         IdOrSlug::Id(id) => json!({"is_of__cpu_architecture": id}),
@@ -97,7 +106,11 @@ pub(crate) fn supervisor_releases_request(arch: &IdOrSlug, caller: Option<&PineO
 /// Checks a string that goes into a URL path segment as-is.
 pub(crate) fn check_path_segment(name: &'static str, value: &str) -> Result<()> {
     crate::types::check_text(name, value)?;
-    let bad = value.chars().any(|c| matches!(c, '/' | '\\' | '?' | '#' | '%')) || value == "." || value == "..";
+    let bad = value
+        .chars()
+        .any(|c| matches!(c, '/' | '\\' | '?' | '#' | '%'))
+        || value == "."
+        || value == "..";
     if bad {
         return Err(Error::InvalidParameter {
             name,
@@ -113,7 +126,11 @@ pub(crate) fn check_path_segment(name: &'static str, value: &str) -> Result<()> 
 pub(crate) fn download_size_request(slug: &str, version: &str) -> Result<ApiRequest> {
     check_path_segment("device_type", slug)?;
     check_path_segment("version", version)?;
-    Ok(ApiRequest::rest(Method::Get, format!("/device-types/v1/{slug}/images/{version}/download-size"), None))
+    Ok(ApiRequest::rest(
+        Method::Get,
+        format!("/device-types/v1/{slug}/images/{version}/download-size"),
+        None,
+    ))
 }
 
 /// Normalises an explicit download version like the JS SDK: strip one
@@ -121,7 +138,10 @@ pub(crate) fn download_size_request(slug: &str, version: &str) -> Result<ApiRequ
 /// a digit. Returns the version to send.
 pub(crate) fn normalize_download_version(version: &str) -> Result<String> {
     if version.is_empty() {
-        return Err(Error::InvalidVersion { version: String::new(), reason: "a version cannot be empty" });
+        return Err(Error::InvalidVersion {
+            version: String::new(),
+            reason: "a version cannot be empty",
+        });
     }
     let v = version.strip_prefix('v').unwrap_or(version);
     let starts_with_digit = v.chars().next().is_some_and(|c| c.is_ascii_digit());
@@ -188,9 +208,21 @@ pub(crate) fn download_config_request(app_id: u64, options: &ConfigOptions) -> A
             body.insert(k.to_owned(), Value::from(v.clone()));
         }
     };
-    opt_str(&mut body, "provisioningKeyName", &options.provisioning_key_name);
-    opt_str(&mut body, "provisioningKeyExpiryDate", &options.provisioning_key_expiry_date);
-    opt_str(&mut body, "provisioningKeyDescription", &options.provisioning_key_description);
+    opt_str(
+        &mut body,
+        "provisioningKeyName",
+        &options.provisioning_key_name,
+    );
+    opt_str(
+        &mut body,
+        "provisioningKeyExpiryDate",
+        &options.provisioning_key_expiry_date,
+    );
+    opt_str(
+        &mut body,
+        "provisioningKeyDescription",
+        &options.provisioning_key_description,
+    );
     if let Some(d) = options.development_mode {
         body.insert("developmentMode".into(), Value::from(d));
     }
@@ -198,7 +230,11 @@ pub(crate) fn download_config_request(app_id: u64, options: &ConfigOptions) -> A
         opt_str(&mut body, "wifiKey", key);
         opt_str(&mut body, "wifiSsid", ssid);
     }
-    for (k, v) in [("ip", options.ip), ("gateway", options.gateway), ("netmask", options.netmask)] {
+    for (k, v) in [
+        ("ip", options.ip),
+        ("gateway", options.gateway),
+        ("netmask", options.netmask),
+    ] {
         if let Some(addr) = v {
             body.insert(k.to_owned(), Value::from(addr.to_string()));
         }
@@ -210,7 +246,11 @@ pub(crate) fn download_config_request(app_id: u64, options: &ConfigOptions) -> A
         }
     }
     body.insert("appId".into(), Value::from(app_id));
-    ApiRequest::rest(Method::Post, "/download-config".into(), Some(Value::Object(body)))
+    ApiRequest::rest(
+        Method::Post,
+        "/download-config".into(),
+        Some(Value::Object(body)),
+    )
 }
 
 #[cfg(test)]
@@ -220,7 +260,10 @@ mod tests {
 
     #[test]
     fn download_versions() {
-        assert_eq!(normalize_download_version("v2.88.4+rev1.prod").unwrap(), "2.88.4+rev1.prod");
+        assert_eq!(
+            normalize_download_version("v2.88.4+rev1.prod").unwrap(),
+            "2.88.4+rev1.prod"
+        );
         assert!(normalize_download_version("").is_err());
         assert!(normalize_download_version("V2.88.4").is_err());
         assert!(normalize_download_version(" 2.88.4").is_err());
@@ -235,7 +278,10 @@ mod tests {
         o.file_type = Some(FileType::Zip);
         o.image_type = Some(ImageType::Flasher);
         o.app_update_poll_interval = Some(10);
-        o.network = Some(Network::Wifi { ssid: Some("My Wifi/ÄÖ".into()), key: Some("s3cr3t pass&=+/".into()) });
+        o.network = Some(Network::Wifi {
+            ssid: Some("My Wifi/ÄÖ".into()),
+            key: Some("s3cr3t pass&=+/".into()),
+        });
         let r = download_request(&o, "2.88.4+rev1.prod");
         assert_eq!(
             r.path_and_query,

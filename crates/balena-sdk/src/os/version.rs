@@ -81,11 +81,15 @@ pub(crate) struct DeviceTypeRef {
 }
 
 fn tag<'a>(tags: &'a [ReleaseTag], key: &str) -> Option<&'a str> {
-    tags.iter().find(|t| t.tag_key == key).map(|t| t.value.as_str())
+    tags.iter()
+        .find(|t| t.tag_key == key)
+        .map(|t| t.value.as_str())
 }
 
 fn app_tag<'a>(tags: &'a [AppTag], key: &str) -> Option<&'a str> {
-    tags.iter().find(|t| t.tag_key == key).map(|t| t.value.as_str())
+    tags.iter()
+        .find(|t| t.tag_key == key)
+        .map(|t| t.value.as_str())
 }
 
 fn identifier_text(id: &balena_semver::Identifier) -> String {
@@ -103,7 +107,12 @@ fn stripped_version(parsed: &balena_semver::ParsedVersion, variant: Option<&str>
         out.push('-');
         out.push_str(&pre.join("."));
     }
-    let build: Vec<&str> = parsed.build.iter().map(String::as_str).filter(|b| Some(*b) != variant).collect();
+    let build: Vec<&str> = parsed
+        .build
+        .iter()
+        .map(String::as_str)
+        .filter(|b| Some(*b) != variant)
+        .collect();
     if !build.is_empty() {
         out.push('+');
         out.push_str(&build.join("."));
@@ -119,13 +128,20 @@ pub(crate) struct RowError {
     pub message: String,
 }
 
-fn take_string(row: &mut Map<String, Value>, key: &str, path: &str) -> Result<Option<String>, RowError> {
+fn take_string(
+    row: &mut Map<String, Value>,
+    key: &str,
+    path: &str,
+) -> Result<Option<String>, RowError> {
     match row.remove(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
         Some(other) => Err(RowError {
             path: format!("{path}.{key}"),
-            message: format!("expected a string, got {}", crate::request::json_type(&other)),
+            message: format!(
+                "expected a string, got {}",
+                crate::request::json_type(&other)
+            ),
         }),
     }
 }
@@ -143,7 +159,10 @@ fn to_os_version(
         other => {
             return Err(RowError {
                 path: format!("{path}.id"),
-                message: format!("expected an integer, got {}", other.as_ref().map_or("nothing", crate::request::json_type)),
+                message: format!(
+                    "expected an integer, got {}",
+                    other.as_ref().map_or("nothing", crate::request::json_type)
+                ),
             });
         }
     };
@@ -162,7 +181,11 @@ fn to_os_version(
         })?,
     };
 
-    let parsed = if raw_version.starts_with("0.0.0") { None } else { balena_semver::parse(&raw_version) };
+    let parsed = if raw_version.starts_with("0.0.0") {
+        None
+    } else {
+        balena_semver::parse(&raw_version)
+    };
     let (raw_version, stripped) = match parsed {
         Some(p) => {
             let s = stripped_version(&p, variant.as_deref());
@@ -187,11 +210,14 @@ fn to_os_version(
             (raw, version.to_owned())
         }
     };
-    let based_on = tag(&release_tag, "meta-balena-base").map_or_else(|| stripped.clone(), str::to_owned);
+    let based_on =
+        tag(&release_tag, "meta-balena-base").map_or_else(|| stripped.clone(), str::to_owned);
     let line = match phase.as_deref() {
         None => {
             let in_line = |key: &str| {
-                app_tag(app_tags, key).is_some_and(|prefix| balena_semver::satisfies(&stripped, &format!("^{prefix}")))
+                app_tag(app_tags, key).is_some_and(|prefix| {
+                    balena_semver::satisfies(&stripped, &format!("^{prefix}"))
+                })
             };
             if in_line("esr-next") {
                 Some(OsLine::Next)
@@ -225,7 +251,9 @@ fn to_os_version(
 
 /// Groups host apps by device type, transforms their releases and sorts
 /// each list newest first (balena-semver order, stable).
-pub(crate) fn transform_host_apps(rows: Vec<Value>) -> Result<BTreeMap<String, Vec<OsVersion>>, RowError> {
+pub(crate) fn transform_host_apps(
+    rows: Vec<Value>,
+) -> Result<BTreeMap<String, Vec<OsVersion>>, RowError> {
     let mut out: BTreeMap<String, Vec<OsVersion>> = BTreeMap::new();
     for (i, row) in rows.into_iter().enumerate() {
         let path = format!("d[{i}]");
@@ -236,7 +264,8 @@ pub(crate) fn transform_host_apps(rows: Vec<Value>) -> Result<BTreeMap<String, V
         let Some(dt) = app.device_types.first() else {
             continue;
         };
-        let os_type = OsType::from_tag(app_tag(&app.application_tag, "release-policy").unwrap_or("default"));
+        let os_type =
+            OsType::from_tag(app_tag(&app.application_tag, "release-policy").unwrap_or("default"));
         let list = out.entry(dt.slug.clone()).or_default();
         for (j, rel) in app.releases.into_iter().enumerate() {
             let rpath = format!("{path}.owns__release[{j}]");
@@ -287,7 +316,15 @@ mod tests {
         let raws: Vec<&str> = list.iter().map(|v| v.raw_version.as_str()).collect();
         assert_eq!(
             raws,
-            ["2024.7.0+rev1.prod", "2023.10.2+rev1.prod", "6.0.13+rev2", "2.88.4+rev1.prod", "2.80.3+rev1.prod", "2.50.1+rev1.prod", "2.0.6.prod"]
+            [
+                "2024.7.0+rev1.prod",
+                "2023.10.2+rev1.prod",
+                "6.0.13+rev2",
+                "2.88.4+rev1.prod",
+                "2.80.3+rev1.prod",
+                "2.50.1+rev1.prod",
+                "2.0.6.prod"
+            ]
         );
         let by_id = |id| list.iter().find(|v| v.id == id).unwrap();
         assert_eq!(by_id(103).stripped_version, "2.88.4+rev1");
@@ -308,7 +345,9 @@ mod tests {
 
     #[test]
     fn bad_rows_name_their_path() {
-        let rows = vec![json!({"is_for__device_type": [{"slug": "x"}], "owns__release": [{"id": "one", "raw_version": "1.0.0"}]})];
+        let rows = vec![
+            json!({"is_for__device_type": [{"slug": "x"}], "owns__release": [{"id": "one", "raw_version": "1.0.0"}]}),
+        ];
         let e = transform_host_apps(rows).unwrap_err();
         assert_eq!(e.path, "d[0].owns__release[0].id");
     }
