@@ -26,7 +26,17 @@ pub(crate) fn is_js_whitespace(c: char) -> bool {
 
 /// `String.prototype.trim`.
 pub(crate) fn trim(s: &str) -> &str {
-    s.trim_matches(is_js_whitespace)
+    // Fast path: both ends are visible ASCII, nothing to strip.
+    let bytes = s.as_bytes();
+    match (bytes.first(), bytes.last()) {
+        (None, _) => s,
+        (Some(&first), Some(&last))
+            if first > b' ' && first < 0x80 && last > b' ' && last < 0x80 =>
+        {
+            s
+        }
+        _ => s.trim_matches(is_js_whitespace),
+    }
 }
 
 /// Length in UTF-16 code units (`String.prototype.length`).
@@ -55,6 +65,19 @@ pub(crate) fn is_word_byte(b: u8) -> bool {
 
 /// `+digits` for an ASCII digit string: the nearest IEEE double.
 pub(crate) fn digits_to_f64(digits: &str) -> f64 {
+    // Up to 15 digits the value is an exact integer below 2^53.
+    if digits.len() <= 15 {
+        let mut n: u64 = 0;
+        for b in digits.bytes() {
+            if !b.is_ascii_digit() {
+                return f64::NAN;
+            }
+            n = n * 10 + u64::from(b - b'0');
+        }
+        if !digits.is_empty() {
+            return n as f64;
+        }
+    }
     // Rust's float parser is correctly rounded, like V8's. An empty or
     // non-digit string cannot reach here; NaN mirrors JavaScript if it did.
     digits.parse::<f64>().unwrap_or(f64::NAN)

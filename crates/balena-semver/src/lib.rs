@@ -300,7 +300,7 @@ pub fn lte(a: &str, b: &str) -> bool {
 /// ```
 pub fn satisfies(version: &str, range: &str) -> bool {
     let normalized = normalize::normalize(version);
-    let Ok(v) = strict(&normalized) else {
+    let Ok(v) = parse::parse_semver_without_build(&normalized, false) else {
         return false;
     };
     range::parse_cached(range).is_some_and(|r| r.test_semver(&v))

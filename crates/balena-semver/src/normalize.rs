@@ -64,6 +64,9 @@ fn ends_with_triple(bytes: &[u8], end: usize) -> bool {
 /// Step 2: `/([0-9]+\.[0-9]+\.[0-9]+)_(\w+)/` → `$1+$2`.
 fn underscore_build(s: &mut Cow<'_, str>) {
     let bytes = s.as_bytes();
+    if !bytes.contains(&b'_') {
+        return;
+    }
     let hit = (0..bytes.len()).find(|&k| {
         bytes[k] == b'_'
             && bytes.get(k + 1).is_some_and(|&b| is_word_byte(b))
@@ -77,6 +80,9 @@ fn underscore_build(s: &mut Cow<'_, str>) {
 /// Step 3: `/(\.[0-9]+)\.rev/` → `$1+rev`.
 fn dot_rev(s: &mut Cow<'_, str>) {
     let bytes = s.as_bytes();
+    if !has_pair(bytes, b'r', b'e') {
+        return;
+    }
     let mut hit = None;
     for i in 0..bytes.len() {
         if bytes[i] != b'.' {
@@ -86,7 +92,7 @@ fn dot_rev(s: &mut Cow<'_, str>) {
         while j < bytes.len() && bytes[j].is_ascii_digit() {
             j += 1;
         }
-        if j > i + 1 && bytes[j..].starts_with(b".rev") {
+        if j > i + 1 && starts_with_bytes(bytes, j, b".rev") {
             hit = Some(j);
             break;
         }
@@ -96,11 +102,24 @@ fn dot_rev(s: &mut Cow<'_, str>) {
     }
 }
 
+/// Is `a` directly followed by `b` somewhere in `bytes`? (A cheap filter;
+/// `str::contains` sets up a full substring searcher.)
+fn has_pair(bytes: &[u8], a: u8, b: u8) -> bool {
+    bytes.windows(2).any(|w| w[0] == a && w[1] == b)
+}
+
+/// Does `bytes[at..]` start with `word`?
+fn starts_with_bytes(bytes: &[u8], at: usize, word: &[u8]) -> bool {
+    bytes.len() >= at + word.len() && word.iter().enumerate().all(|(i, &c)| bytes[at + i] == c)
+}
+
 /// Does `bytes[at..]` start with `word`, ignoring ASCII case?
 fn starts_with_ci(bytes: &[u8], at: usize, word: &[u8]) -> bool {
-    bytes
-        .get(at..at + word.len())
-        .is_some_and(|w| w.eq_ignore_ascii_case(word))
+    bytes.len() >= at + word.len()
+        && word
+            .iter()
+            .enumerate()
+            .all(|(i, &c)| bytes[at + i].eq_ignore_ascii_case(&c))
 }
 
 /// Step 4: `/([0-9]+\.[0-9]+\.[0-9]+)\.(dev|prod)\b/i` → `$1+$2`.
@@ -128,6 +147,9 @@ fn dot_variant(s: &mut Cow<'_, str>) {
 /// join `.`).
 fn parenthesised(s: &mut Cow<'_, str>, seps: &[u8], join: u8) {
     let bytes = s.as_bytes();
+    if !has_pair(bytes, b' ', b'(') {
+        return;
+    }
     let is_sep = |b: u8| seps.contains(&b);
     let is_seg = |b: u8| is_sep(b) || b.is_ascii_alphanumeric();
     let mut hit = None;

@@ -244,6 +244,16 @@ pub(crate) fn match_tail(rest: &str, loose: bool) -> Option<(Option<&str>, Optio
 /// Parse a version string with node-semver's rules (`new SemVer(v, {loose})`),
 /// including its 256-code-unit limit (checked before trimming).
 pub(crate) fn parse_semver(version: &str, loose: bool) -> Result<Semver, Rejection> {
+    parse_impl(version, loose, true)
+}
+
+/// [`parse_semver`] without keeping the build metadata (range tests ignore
+/// it, and skipping it saves an allocation on the `satisfies` hot path).
+pub(crate) fn parse_semver_without_build(version: &str, loose: bool) -> Result<Semver, Rejection> {
+    parse_impl(version, loose, false)
+}
+
+fn parse_impl(version: &str, loose: bool, keep_build: bool) -> Result<Semver, Rejection> {
     if js::utf16_len(version) > MAX_LENGTH {
         return Err(Rejection::TooLong);
     }
@@ -292,14 +302,14 @@ pub(crate) fn parse_semver(version: &str, loose: bool) -> Result<Semver, Rejecti
                 }
                 let (pre, build) = match_tail(tail, false).ok_or(Rejection::Malformed)?;
                 *slot = number(run)?;
-                return finish(nums, pre, build);
+                return finish(nums, pre, build.filter(|_| keep_build));
             }
             let mut k = run.len().min(MAX_DIGITS);
             while k >= 1 {
                 let rest = &t[start + k..];
                 if let Some((pre, build)) = match_tail(rest, true) {
                     *slot = number(&run[..k])?;
-                    return finish(nums, pre, build);
+                    return finish(nums, pre, build.filter(|_| keep_build));
                 }
                 k -= 1;
             }

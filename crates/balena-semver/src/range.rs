@@ -134,7 +134,7 @@ impl Range {
     /// version never satisfies.
     pub fn test_str(&self, version: &str) -> bool {
         let normalized = crate::normalize::normalize(version);
-        match parse_semver(&normalized, false) {
+        match parse::parse_semver_without_build(&normalized, false) {
             Ok(v) => self.test_semver(&v),
             Err(_) => false,
         }
