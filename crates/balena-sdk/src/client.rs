@@ -177,26 +177,43 @@ impl BalenaBuilder {
     /// token file (`$BALENARC_DATA_DIRECTORY/token`, default
     /// `~/.balena/token`). Values set on the builder before stay unless the
     /// environment provides one.
-    pub fn with_env(mut self) -> Self {
-        if let Ok(url) = std::env::var("BALENA_API_URL")
-            && !url.trim().is_empty()
-        {
-            self.api_url = url.trim().to_owned();
+    pub fn with_env(self) -> Self {
+        self.with_env_from(|name| std::env::var_os(name).map(|v| v.to_string_lossy().into_owned()))
+    }
+
+    /// [`Self::with_env`] with variables looked up through `lookup` (for
+    /// tests and embedders that keep settings elsewhere).
+    ///
+    /// ```
+    /// let b = balena_sdk::Balena::builder()
+    ///     .with_env_from(|name| (name == "BALENA_API_KEY").then(|| "k".to_owned()))
+    ///     .build()
+    ///     .unwrap();
+    /// assert!(b.is_logged_in());
+    /// ```
+    pub fn with_env_from(mut self, lookup: impl Fn(&str) -> Option<String>) -> Self {
+        let non_empty = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        if let Some(url) = non_empty("BALENA_API_URL") {
+            self.api_url = url;
         }
-        if let Ok(key) = std::env::var("BALENA_API_KEY")
-            && !key.trim().is_empty()
-        {
-            return self.api_key(key.trim().to_owned());
+        if let Some(key) = non_empty("BALENA_API_KEY") {
+            return self.api_key(key);
         }
-        let dir = std::env::var_os("BALENARC_DATA_DIRECTORY")
+        let dir = non_empty("BALENARC_DATA_DIRECTORY")
             .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".balena")));
+            .or_else(|| non_empty("HOME").map(|h| PathBuf::from(h).join(".balena")));
         if let Some(path) = dir.map(|d| d.join("token")) {
             match std::fs::read_to_string(&path) {
                 Ok(t) if !t.trim().is_empty() => return self.token(t.trim().to_owned()),
                 Ok(_) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => self.env_error = Some(format!("cannot read {}: {e}", path.display())),
+                Err(e) => {
+                    self.env_error = Some(format!("cannot read {}: {e}", path.display()));
+                }
             }
         }
         self
@@ -643,6 +660,61 @@ mod tests {
         );
         b.logout();
         assert!(!b.is_logged_in());
+    }
+
+    #[test]
+    fn environment_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("token"), "  file-token\n").unwrap();
+        let d = dir.path().to_string_lossy().into_owned();
+        let env = |vars: Vec<(&'static str, String)>| {
+            move |name: &str| {
+                vars.iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.clone())
+            }
+        };
+        // The key variable wins over the token file.
+        let b = Balena::builder()
+            .with_env_from(env(vec![
+                ("BALENA_API_KEY", "env-key".into()),
+                ("BALENARC_DATA_DIRECTORY", d.clone()),
+            ]))
+            .build()
+            .unwrap();
+        assert_eq!(b.credentials(), Some(Credentials::ApiKey("env-key".into())));
+        // Else the CLI's token file.
+        let b = Balena::builder()
+            .with_env_from(env(vec![
+                ("BALENARC_DATA_DIRECTORY", d.clone()),
+                ("BALENA_API_URL", "http://127.0.0.1:1".into()),
+            ]))
+            .build()
+            .unwrap();
+        assert_eq!(
+            b.credentials(),
+            Some(Credentials::ApiKey("file-token".into()))
+        );
+        assert_eq!(b.api_url().as_str(), "http://127.0.0.1:1/");
+        // No file, no variables: anonymous.
+        let empty = tempfile::tempdir().unwrap();
+        let b = Balena::builder()
+            .with_env_from(env(vec![(
+                "HOME",
+                empty.path().to_string_lossy().into_owned(),
+            )]))
+            .build()
+            .unwrap();
+        assert!(!b.is_logged_in());
+        // An unreadable token "file" (a directory) is a configuration error.
+        std::fs::create_dir(empty.path().join("token")).unwrap();
+        let e = Balena::builder()
+            .with_env_from(env(vec![(
+                "BALENARC_DATA_DIRECTORY",
+                empty.path().to_string_lossy().into_owned(),
+            )]))
+            .build();
+        assert!(matches!(e, Err(Error::Configuration(_))));
     }
 
     #[test]

@@ -23,6 +23,11 @@ use crate::os::options::DownloadOptions;
 use crate::request::ApiRequest;
 use crate::types::FileType;
 
+/// Downloads accept the encodings the stream decodes (as the JS SDK asks).
+pub(crate) fn accept_encoding() -> (HeaderName, HeaderValue) {
+    (ACCEPT_ENCODING, HeaderValue::from_static("gzip, deflate"))
+}
+
 /// How many times `download_to_file` resumes an interrupted transfer.
 pub const MAX_RESUMES: u32 = 5;
 const X_TRANSFER_LENGTH: HeaderName = HeaderName::from_static("x-transfer-length");
@@ -462,19 +467,16 @@ impl std::fmt::Debug for OsDownload {
 impl OsDownload {
     pub(crate) fn new(request: String, resp: reqwest::Response) -> Self {
         let meta = DownloadMetadata::from_headers(resp.status().as_u16(), resp.headers());
-        let (decoder, done) = match ContentDecoder::for_encoding(meta.content_encoding.as_deref()) {
-            Ok(d) => (d, false),
-            // Unknown encodings are passed through untouched, like any client
-            // that does not understand them would.
-            Err(_) => (ContentDecoder::Identity, false),
-        };
+        // Unknown encodings (never asked for) are passed through untouched.
+        let decoder = ContentDecoder::for_encoding(meta.content_encoding.as_deref())
+            .unwrap_or(ContentDecoder::Identity);
         OsDownload {
             request,
             meta,
             body: Box::pin(resp.bytes_stream()),
             decoder,
             received: 0,
-            done,
+            done: false,
         }
     }
 
@@ -735,8 +737,7 @@ where
     let std_file = tmp.as_file().try_clone().map_err(|e| io("opening", e))?;
 
     let client = os.client();
-    let accept = [(ACCEPT_ENCODING, HeaderValue::from_static("gzip, deflate"))];
-    let (first, _) = client.execute_stream(req, &accept).await?;
+    let (first, _) = client.execute_stream(req, &[accept_encoding()]).await?;
     let status = first.status().as_u16();
     if status >= 400 {
         return Err(os.download_error(options, version, req, first).await);
@@ -803,10 +804,7 @@ where
                 reason: "cannot build a Range header".into(),
             }
         })?;
-        let mut headers = vec![
-            (ACCEPT_ENCODING, HeaderValue::from_static("gzip, deflate")),
-            (RANGE, range),
-        ];
+        let mut headers = vec![accept_encoding(), (RANGE, range)];
         if let Some(v) = validator
             .as_deref()
             .and_then(|v| HeaderValue::from_str(v).ok())

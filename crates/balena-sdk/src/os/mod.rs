@@ -334,7 +334,10 @@ impl<'a> OsModel<'a> {
     /// ```
     pub async fn download(&self, options: &DownloadOptions) -> Result<OsDownload> {
         let (req, version) = self.prepare_download(options).await?;
-        let (resp, _) = self.client.execute_stream(&req, &[]).await?;
+        let (resp, _) = self
+            .client
+            .execute_stream(&req, &[crate::download::accept_encoding()])
+            .await?;
         let status = resp.status().as_u16();
         if status >= 400 {
             return Err(self.download_error(options, &version, &req, resp).await);

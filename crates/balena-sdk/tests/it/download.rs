@@ -454,6 +454,10 @@ async fn streamed_download_reports_metadata_and_short_bodies() {
     }
     assert_eq!(got, data);
     assert_eq!(dl.progress().percentage, Some(100.0));
+    assert_eq!(
+        srv.downloads()[0].header("accept-encoding"),
+        Some("gzip, deflate")
+    );
 
     let mut dl = c.os().download(&opts).await.unwrap();
     let mut saw_error = false;

@@ -1,4 +1,5 @@
 //! Behaviour tests through the public API (one test binary).
 
+mod client;
 mod download;
 mod replay;
