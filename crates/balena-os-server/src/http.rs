@@ -235,7 +235,9 @@ async fn odata(
     let answer = query::execute(&state.db, &plan)
         .await
         .map_err(|e| match e {
-            ExecError::TooLarge(_) => ApiError::new(StatusCode::BAD_REQUEST, e.to_string()),
+            ExecError::TooLarge(_) | ExecError::BadValue(_) => {
+                ApiError::new(StatusCode::BAD_REQUEST, e.to_string())
+            }
             other => {
                 tracing::error!(error = %other, "query failed");
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")

@@ -21,6 +21,10 @@ pub enum ExecError {
     /// The storage failed.
     #[error(transparent)]
     Db(#[from] DbError),
+    /// The database refused a value the query computes (an overflow, a
+    /// value out of range): the request's fault, not the server's.
+    #[error("The query cannot be evaluated: {0}")]
+    BadValue(String),
     /// The answer would hold more rows than allowed.
     #[error(
         "The answer would have more than {0} rows; narrow it with $filter or page with $top and $skip"
@@ -73,6 +77,18 @@ impl Answer {
 
 /// Runs `plan` against `db`.
 pub async fn execute(db: &Db, plan: &Plan) -> Result<Answer, ExecError> {
+    run(db, plan).await.map_err(|e| match e {
+        ExecError::Db(DbError::Sqlx(sqlx::Error::Database(d)))
+            if d.code().is_some_and(|c| c.starts_with("22")) =>
+        {
+            // SQLSTATE class 22: data exception (numeric overflow, …).
+            ExecError::BadValue(d.message().to_owned())
+        }
+        other => other,
+    })
+}
+
+async fn run(db: &Db, plan: &Plan) -> Result<Answer, ExecError> {
     if plan.count {
         let rows = db
             .fetch(&plan.count_select(), &[crate::db::CellType::Int])

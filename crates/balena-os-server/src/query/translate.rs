@@ -911,8 +911,11 @@ impl Translator<'_> {
                     ArithmeticOp::Mul => l.expr.mul(r.expr),
                     // Divide as reals on both backends (integer division
                     // differs from OData's `div` on fractions).
-                    ArithmeticOp::Div => Expr::expr(l.expr).mul(Expr::val(1.0f64)).div(r.expr),
-                    ArithmeticOp::Mod => l.expr.modulo(r.expr),
+                    // A zero divisor gives null (PostgreSQL would fail).
+                    ArithmeticOp::Div => Expr::expr(l.expr)
+                        .mul(Expr::val(1.0f64))
+                        .div(nonzero(r.expr)),
+                    ArithmeticOp::Mod => l.expr.modulo(nonzero(r.expr)),
                 };
                 Ok(Typed {
                     expr,
@@ -1050,10 +1053,13 @@ impl Translator<'_> {
             }
             Function::Substring => {
                 let s = self.text_arg(scopes, f, &args[0])?;
-                let start = self.int_arg(scopes, f, &args[1])?.expr.add(1);
+                // PostgreSQL's substr takes 32-bit integers.
+                let start =
+                    Expr::expr(self.int_arg(scopes, f, &args[1])?.expr.add(1)).cast_as("INTEGER");
                 let mut call = Func::cust("SUBSTR").arg(s.expr).arg(start);
                 if let Some(len) = args.get(2) {
-                    call = call.arg(self.int_arg(scopes, f, len)?.expr);
+                    let len = self.int_arg(scopes, f, len)?.expr;
+                    call = call.arg(Expr::expr(len).cast_as("INTEGER"));
                 }
                 text(call.into())
             }
@@ -1080,6 +1086,11 @@ impl Translator<'_> {
             }
         })
     }
+}
+
+/// `NULLIF(e, 0)`.
+fn nonzero(e: SimpleExpr) -> SimpleExpr {
+    Func::cust("NULLIF").arg(e).arg(0).into()
 }
 
 /// Escapes `%`, `_` and the escape character `!` for a LIKE pattern.
@@ -1124,6 +1135,9 @@ fn literal_value(l: &Literal) -> Result<Typed, PlanError> {
                 }
             }
         },
+        Literal::String(s) if s.contains('\0') => {
+            return Err(bad("String literals cannot contain NUL characters"));
+        }
         Literal::String(s) => Typed {
             expr: Expr::val(s.as_str()),
             ty: Ty::Text,
