@@ -29,7 +29,7 @@ fn type_name(value: &Value) -> &'static str {
     }
 }
 
-fn wrong(path: &str, expected: &'static str, found: &Value) -> OptionsError {
+fn wrong(path: &JPath<'_>, expected: &'static str, found: &Value) -> OptionsError {
     OptionsError::WrongType {
         path: display_path(path),
         expected,
@@ -37,41 +37,66 @@ fn wrong(path: &str, expected: &'static str, found: &Value) -> OptionsError {
     }
 }
 
-fn invalid(path: &str, message: impl Into<String>) -> OptionsError {
+fn invalid(path: &JPath<'_>, message: impl Into<String>) -> OptionsError {
     OptionsError::Invalid {
         path: display_path(path),
         message: message.into(),
     }
 }
 
-fn display_path(path: &str) -> String {
-    if path.is_empty() {
+/// Where in the options object we are; only rendered when there is an error.
+#[derive(Clone, Copy)]
+enum JPath<'a> {
+    Root,
+    Key(&'a JPath<'a>, &'a str),
+    Index(&'a JPath<'a>, usize),
+}
+
+impl JPath<'_> {
+    fn write(&self, out: &mut String) {
+        match self {
+            JPath::Root => {}
+            JPath::Key(parent, key) => {
+                parent.write(out);
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(key);
+            }
+            JPath::Index(parent, index) => {
+                parent.write(out);
+                out.push_str(&format!("[{index}]"));
+            }
+        }
+    }
+}
+
+fn display_path(path: &JPath<'_>) -> String {
+    let mut out = String::new();
+    path.write(&mut out);
+    if out.is_empty() {
         "(options)".to_owned()
     } else {
-        path.to_owned()
+        out
     }
 }
 
-fn key_path(path: &str, key: &str) -> String {
-    if path.is_empty() {
-        key.to_owned()
-    } else {
-        format!("{path}.{key}")
-    }
+fn key_path<'a>(path: &'a JPath<'a>, key: &'a str) -> JPath<'a> {
+    JPath::Key(path, key)
 }
 
-fn index_path(path: &str, index: usize) -> String {
-    format!("{path}[{index}]")
+fn index_path<'a>(path: &'a JPath<'a>, index: usize) -> JPath<'a> {
+    JPath::Index(path, index)
 }
 
-fn ident(text: &str, path: &str) -> Result<Identifier, OptionsError> {
+fn ident(text: &str, path: &JPath<'_>) -> Result<Identifier, OptionsError> {
     Identifier::new(text).map_err(|source| OptionsError::Identifier {
         path: display_path(path),
         source,
     })
 }
 
-fn check_depth(depth: usize, path: &str) -> Result<(), OptionsError> {
+fn check_depth(depth: usize, path: &JPath<'_>) -> Result<(), OptionsError> {
     if depth > MAX_JSON_DEPTH {
         return Err(OptionsError::Limit {
             path: display_path(path),
@@ -86,7 +111,7 @@ fn is_primitive(value: &Value) -> bool {
     !matches!(value, Value::Array(_) | Value::Object(_))
 }
 
-fn literal(value: &Value, path: &str) -> Result<Literal, OptionsError> {
+fn literal(value: &Value, path: &JPath<'_>) -> Result<Literal, OptionsError> {
     let lit_err = |source| OptionsError::Literal {
         path: display_path(path),
         source,
@@ -120,12 +145,12 @@ fn literal(value: &Value, path: &str) -> Result<Literal, OptionsError> {
 
 /// Entry point of [`ODataOptions::from_json`].
 pub(crate) fn options_from_json(value: &Value) -> Result<ODataOptions, OptionsError> {
-    let mut options = read_options(value, "", 0, Level::Top)?;
+    let mut options = read_options(value, &JPath::Root, 0, Level::Top)?;
     options.canonicalize();
     crate::options::validate_options(&options, "", 0, true)?;
     if options.to_query_string().len() > MAX_QUERY_LEN {
         return Err(OptionsError::Limit {
-            path: display_path(""),
+            path: display_path(&JPath::Root),
             what: "encoded query length",
             limit: MAX_QUERY_LEN,
         });
@@ -141,7 +166,7 @@ enum Level {
 
 fn read_options(
     value: &Value,
-    path: &str,
+    path: &JPath<'_>,
     depth: usize,
     level: Level,
 ) -> Result<ODataOptions, OptionsError> {
@@ -207,7 +232,7 @@ fn read_options(
     Ok(options)
 }
 
-fn read_custom(key: &str, value: &Value, path: &str) -> Result<CustomParam, OptionsError> {
+fn read_custom(key: &str, value: &Value, path: &JPath<'_>) -> Result<CustomParam, OptionsError> {
     let text = match value {
         Value::String(s) => s.clone(),
         Value::Bool(b) => b.to_string(),
@@ -239,7 +264,7 @@ fn read_custom(key: &str, value: &Value, path: &str) -> Result<CustomParam, Opti
     })
 }
 
-fn read_count(value: &Value, path: &str) -> Result<u64, OptionsError> {
+fn read_count(value: &Value, path: &JPath<'_>) -> Result<u64, OptionsError> {
     let Value::Number(n) = value else {
         return Err(wrong(path, "a non-negative integer", value));
     };
@@ -257,7 +282,7 @@ fn read_count(value: &Value, path: &str) -> Result<u64, OptionsError> {
     }
 }
 
-fn syntax(path: &str, text: &str, source: crate::ParseError) -> OptionsError {
+fn syntax(path: &JPath<'_>, text: &str, source: crate::ParseError) -> OptionsError {
     OptionsError::Syntax {
         path: display_path(path),
         text: text.to_owned(),
@@ -265,7 +290,7 @@ fn syntax(path: &str, text: &str, source: crate::ParseError) -> OptionsError {
     }
 }
 
-fn read_select(value: &Value, path: &str) -> Result<Vec<SelectItem>, OptionsError> {
+fn read_select(value: &Value, path: &JPath<'_>) -> Result<Vec<SelectItem>, OptionsError> {
     match value {
         Value::String(text) => {
             parse::parse_all(text, "`$select`", |p| p.select()).map_err(|e| syntax(path, text, e))
@@ -291,7 +316,11 @@ fn read_select(value: &Value, path: &str) -> Result<Vec<SelectItem>, OptionsErro
     }
 }
 
-fn read_expand(value: &Value, path: &str, depth: usize) -> Result<Vec<ExpandItem>, OptionsError> {
+fn read_expand(
+    value: &Value,
+    path: &JPath<'_>,
+    depth: usize,
+) -> Result<Vec<ExpandItem>, OptionsError> {
     check_depth(depth, path)?;
     let mut items = Vec::new();
     match value {
@@ -352,14 +381,18 @@ fn read_expand(value: &Value, path: &str, depth: usize) -> Result<Vec<ExpandItem
 }
 
 /// `nav` or `nav/$count` given as a string.
-fn expand_name(text: &str, path: &str) -> Result<ExpandItem, OptionsError> {
+fn expand_name(text: &str, path: &JPath<'_>) -> Result<ExpandItem, OptionsError> {
     match text.strip_suffix("/$count") {
         Some(nav) => ExpandItem::new(ident(nav, path)?, ODataOptions::new().with_count()),
         None => Ok(ExpandItem::plain(ident(text, path)?)),
     }
 }
 
-fn read_orderby(value: &Value, path: &str, depth: usize) -> Result<Vec<OrderByItem>, OptionsError> {
+fn read_orderby(
+    value: &Value,
+    path: &JPath<'_>,
+    depth: usize,
+) -> Result<Vec<OrderByItem>, OptionsError> {
     check_depth(depth, path)?;
     match value {
         Value::String(text) => {
@@ -398,7 +431,7 @@ fn read_orderby(value: &Value, path: &str, depth: usize) -> Result<Vec<OrderByIt
                 ));
             };
             let here = key_path(path, key);
-            let parse_dir = |v: &Value, at: &str| match v {
+            let parse_dir = |v: &Value, at: &JPath<'_>| match v {
                 Value::String(s) if s == "asc" => Ok(Direction::Asc),
                 Value::String(s) if s == "desc" => Ok(Direction::Desc),
                 _ => Err(invalid(at, "`$orderby` direction must be 'asc' or 'desc'")),
@@ -451,7 +484,7 @@ fn read_orderby(value: &Value, path: &str, depth: usize) -> Result<Vec<OrderByIt
 /// The value of a `$count` key: `{}` or `{$filter: …}`.
 fn read_count_filter(
     value: &Value,
-    path: &str,
+    path: &JPath<'_>,
     depth: usize,
 ) -> Result<Option<Box<Expr>>, OptionsError> {
     let Value::Object(map) = value else {
@@ -496,7 +529,7 @@ fn eq_parent(parent: Option<&PropertyPath>, node: Expr) -> Expr {
     }
 }
 
-fn read_filter(value: &Value, path: &str, depth: usize) -> Result<Expr, OptionsError> {
+fn read_filter(value: &Value, path: &JPath<'_>, depth: usize) -> Result<Expr, OptionsError> {
     let mut cx = FilterCx { in_lambda: false };
     cx.filter(value, None, None, path, depth)
 }
@@ -511,7 +544,7 @@ impl FilterCx {
         value: &Value,
         parent: Option<&PropertyPath>,
         joiner: Option<Join>,
-        path: &str,
+        path: &JPath<'_>,
         depth: usize,
     ) -> Result<Expr, OptionsError> {
         check_depth(depth, path)?;
@@ -535,7 +568,7 @@ impl FilterCx {
         &mut self,
         items: &[Value],
         min: usize,
-        path: &str,
+        path: &JPath<'_>,
         depth: usize,
     ) -> Result<Vec<Expr>, OptionsError> {
         if items.len() < min {
@@ -558,7 +591,7 @@ impl FilterCx {
         &mut self,
         map: &Map<String, Value>,
         parent: Option<&PropertyPath>,
-        path: &str,
+        path: &JPath<'_>,
         depth: usize,
     ) -> Result<Vec<Expr>, OptionsError> {
         let mut parts = Vec::with_capacity(map.len());
@@ -596,7 +629,7 @@ impl FilterCx {
         op: &str,
         value: &Value,
         parent: Option<&PropertyPath>,
-        path: &str,
+        path: &JPath<'_>,
         depth: usize,
     ) -> Result<Expr, OptionsError> {
         check_depth(depth, path)?;
@@ -759,7 +792,7 @@ impl FilterCx {
         &mut self,
         value: &Value,
         parent: Option<&PropertyPath>,
-        path: &str,
+        path: &JPath<'_>,
         depth: usize,
         op: &str,
         build: impl Fn(Expr, Expr) -> Expr,
@@ -816,7 +849,7 @@ impl FilterCx {
         function: Function,
         value: &Value,
         parent: Option<&PropertyPath>,
-        path: &str,
+        path: &JPath<'_>,
         depth: usize,
     ) -> Result<Expr, OptionsError> {
         let (args, wrap_parent) = match value {
@@ -855,7 +888,7 @@ impl FilterCx {
     fn raw_text(
         &mut self,
         value: &Value,
-        path: &str,
+        path: &JPath<'_>,
         depth: usize,
     ) -> Result<String, OptionsError> {
         let (mut text, params): (String, Vec<(String, &Value)>) = match value {
@@ -916,7 +949,7 @@ impl FilterCx {
 fn read_count_filter_in(
     cx: &mut FilterCx,
     value: &Value,
-    path: &str,
+    path: &JPath<'_>,
     depth: usize,
 ) -> Result<Option<Box<Expr>>, OptionsError> {
     let Value::Object(map) = value else {
@@ -964,7 +997,7 @@ fn replace_bind(text: &str, name: &str, replacement: &str) -> String {
 }
 
 /// `{$: 'field'}`, `{$: ['a', 'b']}`, `{$: 'nav/$count'}`.
-fn reference(value: &Value, path: &str) -> Result<Expr, OptionsError> {
+fn reference(value: &Value, path: &JPath<'_>) -> Result<Expr, OptionsError> {
     let segments: Vec<&str> = match value {
         Value::String(s) => match s.strip_suffix("/$count") {
             Some(head) => vec![head, "$count"],

@@ -27,6 +27,34 @@
 //! assert_eq!(request.to_url_path("v7"), url);
 //! ```
 //!
+//! The same tree can be built with typed values instead of JSON:
+//!
+//! ```
+//! use balena_pine::{Expr, ExpandItem, Identifier, Literal, ODataOptions, PropertyPath, SelectItem};
+//!
+//! let id = |s: &str| Identifier::new(s).unwrap();
+//! let slugs = Expr::In {
+//!     operand: Box::new(Expr::path("dt/slug").unwrap()),
+//!     values: vec![Literal::from("intel-nuc")],
+//! };
+//! let options = ODataOptions::new()
+//!     .with_select(vec![SelectItem::Field(id("is_for__device_type"))])
+//!     .with_expand(vec![ExpandItem::new(
+//!         id("is_for__device_type"),
+//!         ODataOptions::new().with_select(vec![SelectItem::Field(id("slug"))]),
+//!     ).unwrap()])
+//!     .with_filter(Expr::and([
+//!         Expr::field_eq(PropertyPath::new(id("is_host")), true),
+//!         Expr::any(PropertyPath::new(id("is_for__device_type")), id("dt"), slugs),
+//!     ]));
+//! options.validate().unwrap();
+//! assert_eq!(
+//!     options.to_query_string(),
+//!     "$select=is_for__device_type&$expand=is_for__device_type($select=slug)\
+//!      &$filter=is_host%20eq%20true%20and%20is_for__device_type/any(dt:dt/slug%20in%20(%27intel-nuc%27))"
+//! );
+//! ```
+//!
 //! What the crate deliberately does not do: know pine's schema (which fields
 //! and navigations exist), translate to SQL, or perform requests. Those
 //! belong to the server and the SDK.
