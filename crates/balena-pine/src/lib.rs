@@ -55,6 +55,38 @@
 //! );
 //! ```
 //!
+//! # Accepted grammar
+//!
+//! A request target is `/<vN>/<resource>[/$count][(<key>)][/$count][?<query>]`
+//! with `<key>` one of `123`, `'text'`, `name=<literal>[,name=<literal>…]`.
+//! The query is `&`-separated `name=value` pairs, each decoded once with
+//! `decodeURIComponent` rules (`+` stays `+`). System options, each at most
+//! once: `$select`, `$expand`, `$filter`, `$orderby`, `$top`, `$skip`; other
+//! names are kept as [`CustomParam`]s (`apikey`); `@` aliases are refused.
+//!
+//! ```text
+//! select   = ("*" / identifier) *( "," ("*" / identifier) )
+//! expand   = item *( "," item ),  item = identifier ["/$count"] ["(" option *(";" option) ")"]
+//! orderby  = key *( "," key ),    key = path ["/$count" ["($filter=" filter ")"]] [WS ("asc"/"desc")]
+//! filter   = or
+//! or       = and *( WS "or" WS and )
+//! and      = cmp *( WS "and" WS cmp )
+//! cmp      = add *( WS ("eq"/"ne"/"gt"/"ge"/"lt"/"le") WS add / WS "in" [WS] "(" literal *("," literal) ")" )
+//! add      = mul *( WS ("add"/"sub") WS mul )
+//! mul      = primary *( WS ("mul"/"div"/"mod") WS primary )
+//! primary  = "(" filter ")" / literal / "not" [WS] "(" filter ")" / "not" WS primary
+//!          / function "(" [filter *("," filter)] ")"
+//!          / path [ "/$count" [ "($filter=" filter ")" ] / "/" ("any"/"all") "(" identifier ":" filter ")" ]
+//! path     = identifier *( "/" identifier )
+//! literal  = "null" / "true" / "false" / number / "'" *( char / "''" ) "'" / "datetime'" date-time "'"
+//! number   = ["-"] 1*DIGIT ["." 1*DIGIT] [("e"/"E") ["+"/"-"] 1*DIGIT]
+//! ```
+//!
+//! `WS` is one or more spaces or tabs; optional whitespace is also accepted
+//! inside parentheses and around commas. Keywords are lower case. Functions
+//! are those of [`Function`] with their arities. Identifiers match
+//! `[A-Za-z_][A-Za-z0-9_]*` and are not [`RESERVED_WORDS`].
+//!
 //! What the crate deliberately does not do: know pine's schema (which fields
 //! and navigations exist), translate to SQL, or perform requests. Those
 //! belong to the server and the SDK.
