@@ -444,7 +444,7 @@ pub fn batch() -> Result<Batch, CatalogError> {
     for (i, dt) in dts.iter().enumerate() {
         let slug = format!("{OS_ORGANIZATION}/{}", dt.slug);
         let list = versions_for(&dt.slug, &versions)?;
-        let releases = host_releases(&slug, &list, i % 3 == 0)?;
+        let releases = host_releases(&slug, &list, i % 3 != 1)?;
         let at = created + i64::try_from(i).unwrap_or(0) * 60_000;
         batch.applications.push((
             app(OS_ORGANIZATION, &dt.slug, &dt.slug, true, true, at),
