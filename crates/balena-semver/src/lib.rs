@@ -491,6 +491,12 @@ pub enum ParseError {
 /// ```
 #[derive(Debug, Clone)]
 pub struct Version {
+    // Boxed: sorting moves one pointer per element instead of the whole value.
+    inner: Box<VersionInner>,
+}
+
+#[derive(Debug, Clone)]
+struct VersionInner {
     raw: String,
     normalized: String,
     semver: Semver,
@@ -505,12 +511,14 @@ impl Version {
         let normalized = normalize::normalize(input).into_owned();
         match strict(&normalized) {
             Ok(semver) => Ok(Version {
-                raw: input.to_owned(),
-                revision: compare::revision_of(semver.build_ids()),
-                dev: compare::is_dev(semver.build_ids()),
-                build: semver.build_ids().map(str::to_owned).collect(),
-                normalized,
-                semver,
+                inner: Box::new(VersionInner {
+                    raw: input.to_owned(),
+                    revision: compare::revision_of(semver.build_ids()),
+                    dev: compare::is_dev(semver.build_ids()),
+                    build: semver.build_ids().map(str::to_owned).collect(),
+                    normalized,
+                    semver,
+                }),
             }),
             Err(reason) => {
                 let input = input.to_owned();
@@ -525,57 +533,57 @@ impl Version {
 
     /// The original input.
     pub fn raw(&self) -> &str {
-        &self.raw
+        &self.inner.raw
     }
 
     /// The normalised string (what node-semver parsed).
     pub fn normalized(&self) -> &str {
-        &self.normalized
+        &self.inner.normalized
     }
 
     /// The major number.
     pub fn major(&self) -> u64 {
-        self.semver.major
+        self.inner.semver.major
     }
 
     /// The minor number.
     pub fn minor(&self) -> u64 {
-        self.semver.minor
+        self.inner.semver.minor
     }
 
     /// The patch number.
     pub fn patch(&self) -> u64 {
-        self.semver.patch
+        self.inner.semver.patch
     }
 
     /// The pre-release identifiers.
     pub fn prerelease(&self) -> &[Identifier] {
-        &self.semver.prerelease
+        &self.inner.semver.prerelease
     }
 
     /// The build identifiers.
     pub fn build(&self) -> &[String] {
-        &self.build
+        &self.inner.build
     }
 
     /// The `revN` revision ([`get_revision`]).
     pub fn revision(&self) -> Option<f64> {
-        self.revision
+        self.inner.revision
     }
 
     /// Does the build contain the exact identifier `dev`?
     pub fn is_dev(&self) -> bool {
-        self.dev
+        self.inner.dev
     }
 
     /// `major.minor.patch[-prerelease]` ([`valid`]).
     pub fn version(&self) -> String {
-        self.semver.version_string()
+        self.inner.semver.version_string()
     }
 
     /// The [`ParsedVersion`] view ([`parse`]).
     pub fn parsed(&self) -> ParsedVersion {
-        ParsedVersion::new(&self.raw, self.semver.clone())
+        ParsedVersion::new(&self.inner.raw, self.inner.semver.clone())
     }
 
     /// Does this version satisfy the range ([`satisfies`])?
@@ -589,16 +597,16 @@ impl Version {
     }
 
     pub(crate) fn semver(&self) -> &Semver {
-        &self.semver
+        &self.inner.semver
     }
 
     fn side(&self) -> Side<'_> {
         Side {
-            normalized: &self.normalized,
+            normalized: &self.inner.normalized,
             parsed: Some(Parsed {
-                semver: &self.semver,
-                revision: self.revision.unwrap_or(0.0),
-                dev: self.dev,
+                semver: &self.inner.semver,
+                revision: self.inner.revision.unwrap_or(0.0),
+                dev: self.inner.dev,
             }),
         }
     }
@@ -623,7 +631,7 @@ impl TryFrom<&str> for Version {
 impl fmt::Display for Version {
     /// The original input.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.raw)
+        f.write_str(&self.inner.raw)
     }
 }
 
@@ -652,17 +660,17 @@ impl Hash for Version {
     /// revision and the dev flag (pre-releases can compare equal without
     /// being identical, and collation ignores some characters).
     fn hash<H: Hasher>(&self, state: &mut H) {
-        self.semver.major.hash(state);
-        self.semver.minor.hash(state);
-        self.semver.patch.hash(state);
-        self.revision.unwrap_or(0.0).to_bits().hash(state);
-        self.dev.hash(state);
+        self.inner.semver.major.hash(state);
+        self.inner.semver.minor.hash(state);
+        self.inner.semver.patch.hash(state);
+        self.inner.revision.unwrap_or(0.0).to_bits().hash(state);
+        self.inner.dev.hash(state);
     }
 }
 
 impl serde::Serialize for Version {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.raw)
+        serializer.serialize_str(&self.inner.raw)
     }
 }
 
