@@ -24,9 +24,15 @@ async fn main() -> ExitCode {
     };
     let file_type = take_flag("--file-type");
     let api_url = take_flag("--api-url");
-    let quiet = args.iter().position(|a| a == "--quiet").map(|i| args.remove(i)).is_some();
+    let quiet = args
+        .iter()
+        .position(|a| a == "--quiet")
+        .map(|i| args.remove(i))
+        .is_some();
     let [device_type, version, output] = args.as_slice() else {
-        eprintln!("usage: download DEVICE_TYPE VERSION|latest OUTPUT [--file-type img|zip|gz] [--api-url URL] [--quiet]");
+        eprintln!(
+            "usage: download DEVICE_TYPE VERSION|latest OUTPUT [--file-type img|zip|gz] [--api-url URL] [--quiet]"
+        );
         return ExitCode::from(2);
     };
     let mut builder = Balena::builder().with_env();

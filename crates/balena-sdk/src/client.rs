@@ -15,6 +15,7 @@ use crate::auth::Credentials;
 use crate::cache::{CACHE_TTL, Memo};
 use crate::error::{Error, Result};
 use crate::os::OsModel;
+use crate::os::queries::ReleaseFilter;
 use crate::os::version::OsVersion;
 use crate::request::{ApiRequest, Method, RawResponse, RequestKind, ResponseBody};
 
@@ -29,16 +30,8 @@ pub const CLIENT_HEADER: &str = concat!("balena-os-rs-sdk/", env!("CARGO_PKG_VER
 const X_BALENA_CLIENT: HeaderName = HeaderName::from_static("x-balena-client");
 const MAX_REDIRECTS: usize = 20;
 
-/// Which release filter a host-app query applies (part of the cache key).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum FilterKind {
-    Supported,
-    IncludeDraft,
-    All,
-}
-
 pub(crate) struct Caches {
-    pub versions: Memo<(Vec<String>, FilterKind), BTreeMap<String, Vec<OsVersion>>>,
+    pub versions: Memo<(Vec<String>, ReleaseFilter), BTreeMap<String, Vec<OsVersion>>>,
     pub slugs: Memo<String, String>,
     pub sizes: Memo<(String, String), u64>,
 }

@@ -67,7 +67,9 @@ pub enum Error {
         application: String,
     },
 
-    /// The image server has no image for this combination (JS: `OSImageNotFound`).
+    /// The image server has no image for this combination (JS: `OSImageNotFound`):
+    /// `download` answered 404, `latest` has no default-line release, or the
+    /// download-size endpoint answered 404.
     #[error("no OS image found for device type {device_type}, version {version}{}", image_type.as_ref().map(|t| format!(", and image type {t}")).unwrap_or_default())]
     OsImageNotFound {
         /// The device type as supplied by the caller.
@@ -76,15 +78,6 @@ pub enum Error {
         version: String,
         /// The image type, when one was asked for.
         image_type: Option<String>,
-    },
-
-    /// A resource fetched by key does not exist.
-    #[error("{resource} {key} not found")]
-    NotFound {
-        /// The pine resource (e.g. `device_type`).
-        resource: String,
-        /// The key that was looked up.
-        key: String,
     },
 
     /// The API answered 401 to a request sent without credentials
@@ -216,7 +209,6 @@ impl Error {
             Error::ExpiredToken { .. } => "BalenaExpiredToken",
             Error::RequestFailed { .. } => "BalenaRequestError",
             Error::OsUpdate { .. } => "HUPActionError",
-            Error::NotFound { .. } => "BalenaNotFound",
             _ => "Error",
         }
     }

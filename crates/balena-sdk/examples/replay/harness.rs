@@ -96,6 +96,10 @@ pub const DEVIATIONS: &[Deviation] = &[
         reason: "cache keys are structured, so a device type string containing a comma is not confused with a list",
     },
     Deviation {
+        name: "download-size-404-is-image-not-found",
+        reason: "getDownloadSize maps a 404 to OsImageNotFound like download does (upstream leaves a BalenaRequestError)",
+    },
+    Deviation {
         name: "missing-download-size-is-error",
         reason: "a download-size answer without `size` is a decode error, not `undefined`",
     },
@@ -363,6 +367,20 @@ fn apply_deviations(exp: &mut Expectation) {
         let Call::Method { method, args } = &s.call else {
             continue;
         };
+        // download-size-404-is-image-not-found
+        if method == "os.getDownloadSize"
+            && let Some(err) = &mut s.error
+            && err["name"] == "BalenaRequestError"
+            && err["statusCode"] == 404
+        {
+            let dt = args.first().and_then(Value::as_str).unwrap_or_default();
+            let v = args.get(1).and_then(Value::as_str).unwrap_or("latest");
+            *err = json!({
+                "name": "OSImageNotFound",
+                "message": format!("No image found for device type {dt} and version {v}"),
+            });
+            exp.applied.push("download-size-404-is-image-not-found");
+        }
         // missing-download-size-is-error
         if method == "os.getDownloadSize" && s.result.is_none() && s.error.is_none() {
             s.error = Some(json!({"name": "Error", "message": "decode error"}));

@@ -2,7 +2,7 @@
 //! `balena.models.os`.
 
 pub mod options;
-pub(crate) mod queries;
+pub mod queries;
 pub mod version;
 
 use std::collections::BTreeMap;
@@ -11,12 +11,13 @@ use std::path::Path;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::client::{Balena, FilterKind};
+use crate::client::Balena;
 use crate::download::{DownloadProgress, DownloadReport, OsDownload};
 use crate::error::{Error, Result};
 use crate::models::IdOrSlug;
 use crate::request::{check_status, decode_value};
 use crate::types::{OsType, PineOptions, check_text};
+use queries::ReleaseFilter;
 
 use options::{
     AvailableOsVersionsOptions, ConfigOptions, DownloadOptions, SupervisorRelease,
@@ -70,22 +71,18 @@ impl<'a> OsModel<'a> {
     async fn fetch_versions(
         &self,
         device_types: &[String],
-        kind: FilterKind,
+        kind: ReleaseFilter,
         pine: Option<&PineOptions>,
     ) -> Result<BTreeMap<String, Vec<OsVersion>>> {
         let req = queries::host_apps_request(device_types, kind, pine)?;
         let rows = self.client.pine_rows(&req).await?;
-        version::transform_host_apps(rows).map_err(|e| Error::Decode {
-            request: req.describe(),
-            path: e.path,
-            message: e.message,
-        })
+        version::decode_host_apps(&req, rows)
     }
 
     async fn versions_map(
         &self,
         device_types: Vec<String>,
-        kind: FilterKind,
+        kind: ReleaseFilter,
         pine: Option<&PineOptions>,
         cached: bool,
     ) -> Result<BTreeMap<String, Vec<OsVersion>>> {
@@ -131,7 +128,7 @@ impl<'a> OsModel<'a> {
         let mut map = self
             .versions_map(
                 vec![device_type.to_owned()],
-                FilterKind::All,
+                ReleaseFilter::All,
                 options,
                 options.is_none(),
             )
@@ -154,7 +151,7 @@ impl<'a> OsModel<'a> {
         options: Option<&PineOptions>,
     ) -> Result<BTreeMap<String, Vec<OsVersion>>> {
         let dts = device_types.iter().map(|s| s.as_ref().to_owned()).collect();
-        self.versions_map(dts, FilterKind::All, options, options.is_none())
+        self.versions_map(dts, ReleaseFilter::All, options, options.is_none())
             .await
     }
 
@@ -192,9 +189,9 @@ impl<'a> OsModel<'a> {
         options: &AvailableOsVersionsOptions,
     ) -> Result<BTreeMap<String, Vec<OsVersion>>> {
         let kind = if options.include_draft {
-            FilterKind::IncludeDraft
+            ReleaseFilter::IncludeDraft
         } else {
-            FilterKind::Supported
+            ReleaseFilter::Supported
         };
         let dts = device_types.iter().map(|s| s.as_ref().to_owned()).collect();
         let pine = options.pine.as_ref();
@@ -244,7 +241,8 @@ impl<'a> OsModel<'a> {
     }
 
     /// The download size in bytes of an image, as reported by the API (the
-    /// compressed size). The version is sent as given (`latest` works).
+    /// compressed size). The version is sent as given (`latest` works). A
+    /// 404 (no such image) is [`Error::OsImageNotFound`].
     ///
     /// ```no_run
     /// # async fn demo(balena: balena_sdk::Balena) -> Result<(), balena_sdk::Error> {
@@ -265,6 +263,13 @@ impl<'a> OsModel<'a> {
                 }
                 let req = queries::download_size_request(&slug, version)?;
                 let (resp, authenticated) = self.client.execute(&req).await?;
+                if resp.status == 404 {
+                    return Err(Error::OsImageNotFound {
+                        device_type: device_type.to_owned(),
+                        version: version.to_owned(),
+                        image_type: None,
+                    });
+                }
                 let size: Size = crate::request::decode_json(&req, &resp, authenticated)?;
                 Ok(size.size)
             })

@@ -1,13 +1,25 @@
-//! Pure request builders for the OS model (sdk-wire.md §5.1, §7).
+//! Pure request builders for the OS model (sdk-wire.md §5.1, §7): each
+//! returns the [`ApiRequest`] the client sends, so the wire format can be
+//! inspected and tested without a network.
 
 use serde_json::{Map, Value, json};
 
-use crate::client::FilterKind;
 use crate::error::{Error, Result};
 use crate::models::{IdOrSlug, merge, pine_path};
 use crate::os::options::{ConfigOptions, DownloadOptions};
 use crate::request::{ApiRequest, Method, RequestKind, encode_query};
 use crate::types::{Network, PineOptions};
+
+/// Which releases a host-app query asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReleaseFilter {
+    /// Final, not invalidated, successfully built (getAvailableOsVersions).
+    Supported,
+    /// Like `Supported` but drafts too (`includeDraft`).
+    IncludeDraft,
+    /// Everything, failed builds included (getAllOsVersions).
+    All,
+}
 
 /// The release options every host-app query starts from.
 fn release_defaults() -> Value {
@@ -17,20 +29,28 @@ fn release_defaults() -> Value {
     })
 }
 
-fn convenience_filter(kind: FilterKind) -> Option<Value> {
+fn convenience_filter(kind: ReleaseFilter) -> Option<Value> {
     match kind {
-        FilterKind::Supported => {
+        ReleaseFilter::Supported => {
             Some(json!({"is_final": true, "is_invalidated": false, "status": "success"}))
         }
-        FilterKind::IncludeDraft => Some(json!({"is_invalidated": false, "status": "success"})),
-        FilterKind::All => None,
+        ReleaseFilter::IncludeDraft => Some(json!({"is_invalidated": false, "status": "success"})),
+        ReleaseFilter::All => None,
     }
 }
 
-/// The single host-app query behind getAllOsVersions/getAvailableOsVersions.
-pub(crate) fn host_apps_request(
+/// The single host-app query behind getAllOsVersions/getAvailableOsVersions:
+/// the device types go into an `$in` filter in the given order, the
+/// caller's pine options are merged into the `owns__release` expand.
+///
+/// ```
+/// use balena_sdk::os::queries::{host_apps_request, ReleaseFilter};
+/// let r = host_apps_request(&["raspberrypi3".into()], ReleaseFilter::All, None).unwrap();
+/// assert!(r.path_and_query.starts_with("/v7/application?$select=is_for__device_type&$expand="));
+/// ```
+pub fn host_apps_request(
     device_types: &[String],
-    kind: FilterKind,
+    kind: ReleaseFilter,
     caller: Option<&PineOptions>,
 ) -> Result<ApiRequest> {
     if device_types.is_empty() {
@@ -64,7 +84,7 @@ pub(crate) fn host_apps_request(
 }
 
 /// The supervisor-release query of getSupervisorReleasesForCpuArchitecture.
-pub(crate) fn supervisor_releases_request(
+pub fn supervisor_releases_request(
     arch: &IdOrSlug,
     caller: Option<&PineOptions>,
 ) -> Result<ApiRequest> {
@@ -123,7 +143,7 @@ pub(crate) fn check_path_segment(name: &'static str, value: &str) -> Result<()> 
 
 /// `GET /device-types/v1/<slug>/images/<version>/download-size`; the
 /// version goes into the path unchanged (`+` stays raw).
-pub(crate) fn download_size_request(slug: &str, version: &str) -> Result<ApiRequest> {
+pub fn download_size_request(slug: &str, version: &str) -> Result<ApiRequest> {
     check_path_segment("device_type", slug)?;
     check_path_segment("version", version)?;
     Ok(ApiRequest::rest(
@@ -136,7 +156,7 @@ pub(crate) fn download_size_request(slug: &str, version: &str) -> Result<ApiRequ
 /// Normalises an explicit download version like the JS SDK: strip one
 /// leading `v`, then require a valid balena-semver version that starts with
 /// a digit. Returns the version to send.
-pub(crate) fn normalize_download_version(version: &str) -> Result<String> {
+pub fn normalize_download_version(version: &str) -> Result<String> {
     if version.is_empty() {
         return Err(Error::InvalidVersion {
             version: String::new(),
@@ -155,7 +175,7 @@ pub(crate) fn normalize_download_version(version: &str) -> Result<String> {
 }
 
 /// `GET /download?<options>&deviceType=<as given>&version=<resolved>`.
-pub(crate) fn download_request(options: &DownloadOptions, version: &str) -> ApiRequest {
+pub fn download_request(options: &DownloadOptions, version: &str) -> ApiRequest {
     let mut pairs: Vec<(&str, String)> = Vec::new();
     if let Some(d) = options.development_mode {
         pairs.push(("developmentMode", d.to_string()));
@@ -196,7 +216,7 @@ pub(crate) fn download_request(options: &DownloadOptions, version: &str) -> ApiR
 
 /// `POST /download-config` with the caller's options and the resolved
 /// application id (which always wins over an `appId` in the extra keys).
-pub(crate) fn download_config_request(app_id: u64, options: &ConfigOptions) -> ApiRequest {
+pub fn download_config_request(app_id: u64, options: &ConfigOptions) -> ApiRequest {
     let mut body = Map::new();
     body.insert("version".into(), Value::from(options.version.clone()));
     body.insert("network".into(), Value::from(options.network.kind()));

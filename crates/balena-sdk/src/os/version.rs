@@ -249,6 +249,21 @@ fn to_os_version(
     }))
 }
 
+/// Decodes the rows of a host-app query ([`crate::os::queries::host_apps_request`])
+/// into version lists per device type slug: every release becomes an
+/// [`OsVersion`] with its computed fields, each list sorted newest first.
+/// Errors name the offending field (`d[0].owns__release[3].id`).
+pub fn decode_host_apps(
+    request: &crate::request::ApiRequest,
+    rows: Vec<Value>,
+) -> crate::Result<BTreeMap<String, Vec<OsVersion>>> {
+    transform_host_apps(rows).map_err(|e| crate::Error::Decode {
+        request: request.describe(),
+        path: e.path,
+        message: e.message,
+    })
+}
+
 /// Groups host apps by device type, transforms their releases and sorts
 /// each list newest first (balena-semver order, stable).
 pub(crate) fn transform_host_apps(
