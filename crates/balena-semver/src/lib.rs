@@ -203,13 +203,27 @@ pub fn inc_release(version: &str, release: ReleaseType) -> Option<String> {
 struct Prepared<'a> {
     normalized: Cow<'a, str>,
     semver: Option<Semver>,
+    /// `getRevision(..) ?? 0`.
+    revision: f64,
+    dev: bool,
 }
 
 impl<'a> Prepared<'a> {
     fn new(input: &'a str) -> Self {
         let normalized = normalize::normalize(input);
         let semver = strict(&normalized).ok();
-        Prepared { normalized, semver }
+        let (revision, dev) = semver.as_ref().map_or((0.0, false), |s| {
+            (
+                compare::revision_of(s.build_ids()).unwrap_or(0.0),
+                compare::is_dev(s.build_ids()),
+            )
+        });
+        Prepared {
+            normalized,
+            semver,
+            revision,
+            dev,
+        }
     }
 
     fn side(&self) -> Side<'_> {
@@ -217,8 +231,8 @@ impl<'a> Prepared<'a> {
             normalized: &self.normalized,
             parsed: self.semver.as_ref().map(|s| Parsed {
                 semver: s,
-                revision: compare::revision_of(s.build_ids()).unwrap_or(0.0),
-                dev: compare::is_dev(s.build_ids()),
+                revision: self.revision,
+                dev: self.dev,
             }),
         }
     }
@@ -385,45 +399,11 @@ pub fn rsort<S: AsRef<str>>(versions: &mut [S]) {
 }
 
 fn sort_with<S: AsRef<str>>(versions: &mut [S], before: fn(Ordering) -> bool) {
-    struct Key {
-        normalized: String,
-        semver: Option<Semver>,
-        revision: f64,
-        dev: bool,
-    }
-    let keys: Vec<Key> = versions
-        .iter()
-        .map(|v| {
-            let normalized = normalize::normalize(v.as_ref()).into_owned();
-            let semver = strict(&normalized).ok();
-            let (revision, dev) = semver.as_ref().map_or((0.0, false), |s| {
-                (
-                    compare::revision_of(s.build_ids()).unwrap_or(0.0),
-                    compare::is_dev(s.build_ids()),
-                )
-            });
-            Key {
-                normalized,
-                semver,
-                revision,
-                dev,
-            }
-        })
-        .collect();
-    fn side(k: &Key) -> Side<'_> {
-        Side {
-            normalized: &k.normalized,
-            parsed: k.semver.as_ref().map(|s| Parsed {
-                semver: s,
-                revision: k.revision,
-                dev: k.dev,
-            }),
-        }
-    }
-    let mut order: Vec<usize> = (0..versions.len()).collect();
-    // A stable merge sort on the permutation: ties keep input order.
+    let keys: Vec<Prepared<'_>> = versions.iter().map(|v| Prepared::new(v.as_ref())).collect();
+    let mut order: Vec<usize> = (0..keys.len()).collect();
+    // A stable sort of the permutation: ties keep their input order.
     order.sort_by(|&a, &b| {
-        let ord = compare::compare_sides(&side(&keys[a]), &side(&keys[b])).0;
+        let ord = compare::compare_sides(&keys[a].side(), &keys[b].side()).0;
         if ord.is_eq() {
             Ordering::Equal
         } else if before(ord) {
@@ -432,6 +412,7 @@ fn sort_with<S: AsRef<str>>(versions: &mut [S], before: fn(Ordering) -> bool) {
             Ordering::Greater
         }
     });
+    drop(keys);
     apply_permutation(versions, order);
 }
 
