@@ -87,3 +87,24 @@ async fn a_silent_server_times_out() {
         other => panic!("expected a timeout, got {other}"),
     }
 }
+
+/// The client is cheap to clone and shareable; every method's future can be
+/// spawned on a multi-threaded runtime. (Type-checked, not run.)
+#[allow(dead_code)]
+fn client_and_futures_are_send_and_sync(b: Balena) {
+    fn shareable<T: Send + Sync + Clone + 'static>(_: &T) {}
+    fn send<T: Send>(_: T) {}
+    shareable(&b);
+    let os = b.os();
+    send(os.get_all_os_versions("x", None));
+    send(os.get_available_os_versions_for(&["x"], &Default::default()));
+    send(os.get_max_satisfying_version("x", "latest", None));
+    send(os.get_download_size("x", "latest"));
+    send(os.download(&balena_sdk::DownloadOptions::new("x")));
+    send(os.download_to_file(&balena_sdk::DownloadOptions::new("x"), "f".as_ref(), |_| {}));
+    send(os.get_config(1u64.into(), &balena_sdk::ConfigOptions::new("1.0.0")));
+    send(os.get_os_update_type("x", "1.0.0", "2.0.0"));
+    send(os.is_supported_os_update("x", "1.0.0", "2.0.0"));
+    send(os.get_supported_os_update_versions("x", "1.0.0", &Default::default()));
+    send(os.get_supervisor_releases_for_cpu_architecture("aarch64".into(), None));
+}
