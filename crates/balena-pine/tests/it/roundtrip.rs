@@ -235,7 +235,11 @@ fn request() -> impl Strategy<Value = PineRequest> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+    // 512 cases per property by default; `PROPTEST_CASES=N` for longer runs.
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(512),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn encoded_requests_parse_back(request in request()) {
