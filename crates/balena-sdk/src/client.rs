@@ -69,7 +69,9 @@ struct Inner {
 /// # async fn demo() -> Result<(), balena_sdk::Error> {
 /// let balena = balena_sdk::Balena::builder().api_key("my-api-key").build()?;
 /// let versions = balena.os().get_available_os_versions("raspberrypi4-64", &Default::default()).await?;
-/// println!("newest: {}", versions[0].raw_version);
+/// if let Some(newest) = versions.first() {
+///     println!("newest: {}", newest.raw_version);
+/// }
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]

@@ -966,6 +966,28 @@ mod tests {
     }
 
     #[test]
+    fn damaged_gzip_never_panics() {
+        let gz = gzip(b"balenaOS image bytes, repeated: balenaOS image bytes");
+        let mut seed = 0x2545_f491_u32;
+        for pos in 0..gz.len() {
+            for bit in 0..8 {
+                let mut bad = gz.clone();
+                bad[pos] ^= 1 << bit;
+                seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                let chunk = 1 + (seed as usize >> 16) % 9;
+                let mut dec = GzipDecoder::new();
+                let mut out = Vec::new();
+                let fed = bad.chunks(chunk).try_for_each(|c| dec.feed(c, &mut out));
+                // Header bytes such as MTIME or OS may change harmlessly;
+                // anything else must be reported, never panic.
+                if fed.is_ok() && dec.finish().is_ok() {
+                    assert_eq!(out, b"balenaOS image bytes, repeated: balenaOS image bytes");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn deflate_encoding_zlib_and_raw() {
         let d = data();
         let mut z = ZlibEncoder::new(Vec::new(), Compression::default());
