@@ -317,7 +317,7 @@ pub fn satisfies(version: &str, range: &str) -> bool {
     let Ok(v) = parse::parse_semver_without_build(&normalized, false) else {
         return false;
     };
-    range::parse_cached(range).is_some_and(|r| r.test_semver(&v))
+    range::with_cached(range, |r| r.is_some_and(|r| r.test_semver(&v)))
 }
 
 /// node-semver `validRange(range, {loose: true})`: the desugared range, or
@@ -569,7 +569,7 @@ impl Version {
 
     /// Does this version satisfy the range ([`satisfies`])?
     pub fn satisfies(&self, range: &str) -> bool {
-        range::parse_cached(range).is_some_and(|r| r.test(self))
+        range::with_cached(range, |r| r.is_some_and(|r| r.test(self)))
     }
 
     /// [`compare`] with the deciding step.

@@ -12,7 +12,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
-use std::rc::Rc;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::str::FromStr;
 
 use crate::js;
@@ -180,26 +180,54 @@ impl FromStr for Range {
 /// How many parsed ranges each thread keeps (node-semver keeps 1000 too).
 const CACHE_CAPACITY: usize = 1000;
 
-thread_local! {
-    static CACHE: RefCell<HashMap<String, Option<Rc<Range>>>> = RefCell::new(HashMap::new());
+/// FNV-1a: range strings are short, so a simple hash beats SipHash here
+/// (the cache is private and per-thread; no untrusted flooding concern
+/// beyond its fixed capacity).
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
 }
 
-/// Parse a range through a small per-thread cache: callers such as
-/// `satisfies` see the same few ranges over and over. Parsing is a pure
-/// function of the text, so the cache cannot change an answer.
-pub(crate) fn parse_cached(range: &str) -> Option<Rc<Range>> {
-    if let Some(hit) = CACHE.with(|c| c.borrow().get(range).cloned()) {
-        return hit;
-    }
-    let parsed = Range::parse(range).ok().map(Rc::new);
+type RangeCache = HashMap<String, Option<Range>, BuildHasherDefault<Fnv>>;
+
+thread_local! {
+    static CACHE: RefCell<RangeCache> = RefCell::new(RangeCache::default());
+}
+
+/// Run `f` on the parsed range (`None` if invalid), parsing through a small
+/// per-thread cache: callers such as `satisfies` see the same few ranges
+/// over and over. Parsing is a pure function of the text, so the cache
+/// cannot change an answer.
+pub(crate) fn with_cached<T>(range: &str, f: impl FnOnce(Option<&Range>) -> T) -> T {
     CACHE.with(|c| {
         let mut cache = c.borrow_mut();
+        if let Some(hit) = cache.get(range) {
+            return f(hit.as_ref());
+        }
         if cache.len() >= CACHE_CAPACITY {
             cache.clear();
         }
-        cache.insert(range.to_owned(), parsed.clone());
-    });
-    parsed
+        let parsed = Range::parse(range).ok();
+        let out = f(parsed.as_ref());
+        cache.insert(range.to_owned(), parsed);
+        out
+    })
 }
 
 /// node-semver `testSet` without `includePrerelease`.
