@@ -447,93 +447,79 @@ impl Expr {
     /// assert_eq!(nested.to_string(), "(a or b) and c");
     /// assert_eq!(nested.canonical(), Expr::And(vec![Expr::Or(vec![a, b]), c]));
     /// ```
-    pub fn canonical(self) -> Expr {
-        canonical_at(self, Position::Free)
+    pub fn canonical(mut self) -> Expr {
+        self.canonicalize();
+        self
+    }
+
+    /// [`canonical`](Self::canonical) in place.
+    pub fn canonicalize(&mut self) {
+        canonicalize_at(self, Position::Free);
     }
 }
 
-fn canonical_at(expr: Expr, position: Position) -> Expr {
+/// A value to leave behind while moving a node out; never observable.
+const PLACEHOLDER: Expr = Expr::Literal(Literal::Null);
+
+fn canonicalize_at(expr: &mut Expr, position: Position) {
     match expr {
         Expr::Group(inner) => {
-            let inner = canonical_at(*inner, Position::Free);
-            if wraps(position, &inner) {
-                inner
-            } else {
-                Expr::Group(Box::new(inner))
+            canonicalize_at(inner, Position::Free);
+            if wraps(position, inner) {
+                let taken = std::mem::replace(&mut **inner, PLACEHOLDER);
+                *expr = taken;
             }
         }
-        Expr::And(parts) => canonical_connective(parts, position, true),
-        Expr::Or(parts) => canonical_connective(parts, position, false),
-        Expr::Compare { op, left, right } => Expr::Compare {
-            op,
-            left: Box::new(canonical_at(*left, Position::Operand)),
-            right: Box::new(canonical_at(*right, Position::Operand)),
-        },
-        Expr::Arithmetic { op, left, right } => Expr::Arithmetic {
-            op,
-            left: Box::new(canonical_at(*left, Position::Operand)),
-            right: Box::new(canonical_at(*right, Position::Operand)),
-        },
-        Expr::In { operand, values } => Expr::In {
-            operand: Box::new(canonical_at(*operand, Position::Operand)),
-            values,
-        },
-        Expr::Not(inner) => Expr::Not(Box::new(canonical_at(*inner, Position::Free))),
-        Expr::Function { function, args } => Expr::Function {
-            function,
-            args: args
-                .into_iter()
-                .map(|a| canonical_at(a, Position::Free))
-                .collect(),
-        },
-        Expr::Lambda {
-            path,
-            kind,
-            alias,
-            body,
-        } => Expr::Lambda {
-            path,
-            kind,
-            alias,
-            body: Box::new(canonical_at(*body, Position::Free)),
-        },
-        Expr::Count { path, filter } => Expr::Count {
-            path,
-            filter: filter.map(|f| Box::new(canonical_at(*f, Position::Free))),
-        },
-        leaf @ (Expr::Literal(_) | Expr::Path(_)) => leaf,
+        Expr::And(_) | Expr::Or(_) => canonicalize_connective(expr, position),
+        Expr::Compare { left, right, .. } | Expr::Arithmetic { left, right, .. } => {
+            canonicalize_at(left, Position::Operand);
+            canonicalize_at(right, Position::Operand);
+        }
+        Expr::In { operand, .. } => canonicalize_at(operand, Position::Operand),
+        Expr::Not(inner) => canonicalize_at(inner, Position::Free),
+        Expr::Function { args, .. } => args
+            .iter_mut()
+            .for_each(|a| canonicalize_at(a, Position::Free)),
+        Expr::Lambda { body, .. } => canonicalize_at(body, Position::Free),
+        Expr::Count {
+            filter: Some(filter),
+            ..
+        } => canonicalize_at(filter, Position::Free),
+        Expr::Count { filter: None, .. } | Expr::Literal(_) | Expr::Path(_) => {}
     }
 }
 
-fn canonical_connective(mut parts: Vec<Expr>, position: Position, is_and: bool) -> Expr {
+fn canonicalize_connective(expr: &mut Expr, position: Position) {
+    let is_and = matches!(expr, Expr::And(_));
+    let (Expr::And(parts) | Expr::Or(parts)) = expr else {
+        return;
+    };
     if parts.len() == 1 {
-        let only = parts.pop().unwrap_or(Expr::And(Vec::new()));
-        return canonical_at(only, position);
-    }
-    if parts.is_empty() {
-        return if is_and {
-            Expr::And(parts)
-        } else {
-            Expr::Or(parts)
-        };
+        let only = parts.pop().unwrap_or(PLACEHOLDER);
+        *expr = only;
+        canonicalize_at(expr, position);
+        return;
     }
     let part_position = if is_and {
         Position::AndPart
     } else {
         Position::OrPart
     };
-    let mut flat = Vec::with_capacity(parts.len());
-    for part in parts {
-        match (canonical_at(part, part_position), is_and) {
-            (Expr::And(inner), true) if inner.len() >= 2 => flat.extend(inner),
-            (Expr::Or(inner), false) if inner.len() >= 2 => flat.extend(inner),
-            (other, _) => flat.push(other),
-        }
+    let mut flatten = false;
+    for part in parts.iter_mut() {
+        canonicalize_at(part, part_position);
+        flatten |= matches!((is_and, &*part), (true, Expr::And(inner)) | (false, Expr::Or(inner)) if inner.len() >= 2);
     }
-    if is_and {
-        Expr::And(flat)
-    } else {
-        Expr::Or(flat)
+    if flatten {
+        let old = std::mem::take(parts);
+        for part in old {
+            match (is_and, part) {
+                (true, Expr::And(inner)) | (false, Expr::Or(inner)) if inner.len() >= 2 => {
+                    parts.extend(inner)
+                }
+                (_, other) => parts.push(other),
+            }
+        }
     }
 }
 

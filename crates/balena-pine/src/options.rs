@@ -329,10 +329,7 @@ impl ODataOptions {
     pub fn canonicalize(&mut self) {
         for option in &mut self.options {
             match option {
-                QueryOption::Filter(expr) => {
-                    let taken = std::mem::replace(expr, Expr::And(Vec::new()));
-                    *expr = taken.canonical();
-                }
+                QueryOption::Filter(expr) => expr.canonicalize(),
                 QueryOption::Expand(items) => {
                     for item in items {
                         item.options.canonicalize();
