@@ -10,7 +10,8 @@ use balena_image::demo::DemoSpec;
 use balena_image::import::{ImportOptions, import_image};
 use balena_image::inflate::inflate_to_writer;
 use balena_image::{
-    Configuration, ConfiguredParts, DirPartStore, compute_patches, configure_image_file, configure_parts,
+    Configuration, ConfiguredParts, DirPartStore, compute_patches, configure_image_file,
+    configure_parts,
 };
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
@@ -26,7 +27,11 @@ fn in_place(c: &mut Criterion) {
     let mut g = c.benchmark_group("configure_in_place");
     for (name, mib) in [("256MiB", 256u64), ("4GiB", 4096)] {
         let p = dir.path().join(format!("{name}.img"));
-        DemoSpec::new("intel-nuc").build().expect("demo").write_to_path(&p).expect("write");
+        DemoSpec::new("intel-nuc")
+            .build()
+            .expect("demo")
+            .write_to_path(&p)
+            .expect("write");
         OpenOptions::new()
             .write(true)
             .open(&p)
@@ -45,7 +50,11 @@ fn in_place(c: &mut Criterion) {
 }
 
 fn overlay(c: &mut Criterion) {
-    let img = DemoSpec::new("raspberrypi3").build().expect("demo").to_vec().expect("bytes");
+    let img = DemoSpec::new("raspberrypi3")
+        .build()
+        .expect("demo")
+        .to_vec()
+        .expect("bytes");
     c.bench_function("configure_overlay_in_memory_fat32", |b| {
         b.iter(|| black_box(compute_patches(&img, &cfg(1)).expect("configure")))
     });
@@ -66,18 +75,27 @@ fn parts(c: &mut Criterion) {
     g.sample_size(10);
     g.throughput(Throughput::Bytes(len));
     g.bench_function("import", |b| {
-        b.iter(|| import_image(&p, dir.path().join("rel2"), &ImportOptions::default()).expect("import"))
+        b.iter(|| {
+            import_image(&p, dir.path().join("rel2"), &ImportOptions::default()).expect("import")
+        })
     });
     g.bench_function("inflate_all_cores", |b| {
         b.iter(|| {
-            inflate_to_writer(&ConfiguredParts::unconfigured(&rep.layout), &store, &mut io::sink(), 0)
-                .expect("inflate")
+            inflate_to_writer(
+                &ConfiguredParts::unconfigured(&rep.layout),
+                &store,
+                &mut io::sink(),
+                0,
+            )
+            .expect("inflate")
         })
     });
     g.bench_function("configured_gz_download", |b| {
         b.iter(|| {
             let parts = configure_parts(&rep.layout, &store, &cfg(2)).expect("configure");
-            DownloadPlan::gzip(&parts).write_to(&store, &mut io::sink()).expect("write")
+            DownloadPlan::gzip(&parts)
+                .write_to(&store, &mut io::sink())
+                .expect("write")
         })
     });
     g.finish();

@@ -21,8 +21,8 @@ use balena_image::demo::DemoSpec;
 use balena_image::import::{ImportOptions, import_image};
 use balena_image::inflate::inflate_to_writer;
 use balena_image::{
-    Configuration, ConfiguredParts, DirPartStore, ImageManifest, Result, configure_image_file, configure_parts,
-    read_partition_table,
+    Configuration, ConfiguredParts, DirPartStore, ImageManifest, Result, configure_image_file,
+    configure_parts, read_partition_table,
 };
 
 const MIB: u64 = 1 << 20;
@@ -38,14 +38,25 @@ fn config(n: u64) -> Configuration {
 /// deterministic mix of 4 MiB blocks: 50 % zero, 25 % random, 25 % text.
 fn make(path: &Path, mib: u64) -> Result<()> {
     let root = mib * MIB * 3 / 10;
-    let data = mib * MIB * 3 / 10;
-    let img = DemoSpec::new("intel-nuc").sizes(root, data).filler(false).build()?;
+    // boot (8 MiB) + 2 roots + state (1 MiB) + EBRs/alignment (4 MiB) + data = mib
+    let data = (mib * MIB).saturating_sub(2 * root + 13 * MIB).max(MIB);
+    let img = DemoSpec::new("intel-nuc")
+        .sizes(root, data)
+        .filler(false)
+        .build()?;
     img.write_to_path(path)?;
     let table = read_partition_table(&File::open(path)?)?;
     let mut f = OpenOptions::new().write(true).open(path)?;
     let mut x = 0x2545_F491_4F6C_DD1Du64;
     let mut block = vec![0u8; 4 << 20];
-    let words: &[&[u8]] = &[b"balena ", b"kernel ", b"module ", b"firmware\n", b"lib ", b"usr/share "];
+    let words: &[&[u8]] = &[
+        b"balena ",
+        b"kernel ",
+        b"module ",
+        b"firmware\n",
+        b"lib ",
+        b"usr/share ",
+    ];
     for p in table.partitions.iter().skip(1) {
         let mut at = p.start;
         while at < p.end() {
@@ -90,7 +101,10 @@ fn make(path: &Path, mib: u64) -> Result<()> {
 
 fn load(dir: &Path) -> Result<(balena_image::PartsLayout, DirPartStore)> {
     let m = ImageManifest::from_slice(&std::fs::read(dir.join("image.json"))?)?;
-    Ok((m.layout("resin.img")?, DirPartStore::new(dir.join("compressed"))))
+    Ok((
+        m.layout("resin.img")?,
+        DirPartStore::new(dir.join("compressed")),
+    ))
 }
 
 fn main() -> Result<()> {
@@ -105,7 +119,15 @@ fn main() -> Result<()> {
             f.set_len(arg(3).parse::<u64>().unwrap_or(4096) * MIB)?;
         }
         "import" => {
-            let opts = if arg(4) == "coarse" { ImportOptions::coarse() } else { ImportOptions::default() };
+            let mut opts = if arg(4) == "coarse" {
+                ImportOptions::coarse()
+            } else {
+                ImportOptions::default()
+            };
+            opts.threads = std::env::var("IMPORT_THREADS")
+                .ok()
+                .and_then(|t| t.parse().ok())
+                .unwrap_or(0);
             let r = import_image(arg(2), arg(3), &opts)?;
             eprintln!(
                 "{} parts, {} -> {} bytes",
@@ -142,6 +164,24 @@ fn main() -> Result<()> {
                 parts.parts.len(),
                 redeflated
             );
+        }
+        "deflate-only" => {
+            // Diagnostic: compress 16 MiB chunks of a file on N threads, in memory only.
+            let data = std::fs::read(arg(2))?;
+            let threads: usize = arg(3).parse().unwrap_or(2);
+            let next = std::sync::atomic::AtomicUsize::new(0);
+            let chunks: Vec<&[u8]> = data.chunks(16 << 20).collect();
+            std::thread::scope(|s| {
+                for _ in 0..threads {
+                    s.spawn(|| {
+                        loop {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                            let Some(c) = chunks.get(i) else { return };
+                            std::hint::black_box(balena_image::parts::deflate_part(c));
+                        }
+                    });
+                }
+            });
         }
         "inflate" => {
             let (layout, store) = load(Path::new(arg(2)))?;

@@ -170,9 +170,10 @@ impl NetworkEntry {
             ));
         }
         if let Some(c) = &self.configuration
-            && (c.is_empty() || c.len() > MAX_RAW_CONFIGURATION) {
-                return Err(Error::config("configuration", "must be 1 byte to 64 KiB"));
-            }
+            && (c.is_empty() || c.len() > MAX_RAW_CONFIGURATION)
+        {
+            return Err(Error::config("configuration", "must be 1 byte to 64 KiB"));
+        }
         Ok(())
     }
 

@@ -49,9 +49,10 @@ pub struct BootPartition {
 pub fn filesystem_label<R: ReadAt + ?Sized>(src: &R, p: &Partition) -> Option<String> {
     let mut sector = [0u8; 512];
     if src.read_exact_at(p.start, &mut sector).is_ok()
-        && let Ok(bpb) = crate::fat::parse_bpb(&sector, p.len) {
-            return Some(bpb.label);
-        }
+        && let Ok(bpb) = crate::fat::parse_bpb(&sector, p.len)
+    {
+        return Some(bpb.label);
+    }
     let mut sb = [0u8; 256];
     if p.len >= 2048
         && src.read_exact_at(p.start + 1024, &mut sb).is_ok()
@@ -122,9 +123,10 @@ pub fn find_boot_partition_in<R: ReadAt + ?Sized>(
     }
     for p in &table.partitions {
         if let Ok(vol) = FatVolume::open(src, p.start, p.len)
-            && matches!(vol.lookup("/device-type.json"), Ok(Some(e)) if !e.is_dir()) {
-                return Ok(mk(p, FoundBy::DeviceTypeJson));
-            }
+            && matches!(vol.lookup("/device-type.json"), Ok(Some(e)) if !e.is_dir())
+        {
+            return Ok(mk(p, FoundBy::DeviceTypeJson));
+        }
     }
     if let Some(h) = hint {
         if let Some(p) = table.get(h.index()) {

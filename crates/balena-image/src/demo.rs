@@ -194,7 +194,9 @@ impl DemoSpec {
             )));
         }
         if self.rootfs_len > 64 << 30 || self.data_len > 64 << 30 {
-            return Err(Error::InvalidArgument("demo partitions are limited to 64 GiB".into()));
+            return Err(Error::InvalidArgument(
+                "demo partitions are limited to 64 GiB".into(),
+            ));
         }
         if self.os_version.chars().any(|c| c.is_control() || c == '"') {
             return Err(Error::InvalidArgument("bad OS version".into()));
@@ -321,7 +323,11 @@ fn filler(slug: &str, name: &str, len: u64) -> Vec<(u64, Vec<u8>)> {
     while text.len() < q {
         let w = words[(rng.next() % words.len() as u64) as usize];
         text.extend_from_slice(w.as_bytes());
-        text.push(if rng.next().is_multiple_of(9) { b'\n' } else { b' ' });
+        text.push(if rng.next().is_multiple_of(9) {
+            b'\n'
+        } else {
+            b' '
+        });
     }
     text.truncate(q);
     vec![(0, random), (q as u64, text)]

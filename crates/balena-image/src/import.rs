@@ -256,7 +256,6 @@ fn compress_part<R: ReadAt + ?Sized>(
             crate::parts::deflate_part(&buf)
         };
         f.write_all(&z)?;
-        f.sync_data()?;
         return Ok((crc, z.len() as u64));
     }
     let mut enc = PartEncoder::new();
@@ -276,7 +275,6 @@ fn compress_part<R: ReadAt + ?Sized>(
     let (tail, crc, _) = enc.finish();
     z_len += tail.len() as u64;
     f.write_all(&tail)?;
-    f.sync_data()?;
     Ok((crc, z_len))
 }
 
@@ -296,8 +294,7 @@ pub fn compress_parts<R: ReadAt + Sync + ?Sized>(
     .min(plan.len().max(1));
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
-    let results: PartResults =
-        Mutex::new((0..plan.len()).map(|_| None).collect());
+    let results: PartResults = Mutex::new((0..plan.len()).map(|_| None).collect());
     let zero_cache = Mutex::new(HashMap::new());
     std::thread::scope(|s| {
         for _ in 0..threads {
@@ -318,6 +315,14 @@ pub fn compress_parts<R: ReadAt + Sync + ?Sized>(
         }
     });
     let results = results.into_inner().unwrap_or_else(|e| e.into_inner());
+    // Make the parts durable before the manifest can name them. Syncing at
+    // the end instead of inside the workers keeps every core compressing
+    // while the kernel writes back in the background.
+    if results.iter().all(|r| matches!(r, Some(Ok(_)))) {
+        for i in 0..plan.len() {
+            File::open(dir.join(format!("part-{i}.deflate")))?.sync_data()?;
+        }
+    }
     let mut out = Vec::with_capacity(plan.len());
     for (i, (p, r)) in plan.iter().zip(results).enumerate() {
         let (crc, z_len) =

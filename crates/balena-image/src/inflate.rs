@@ -114,8 +114,7 @@ pub fn inflate_to_writer<S: PartStore, W: Write>(
         txs.push(Some(tx));
         rxs.push(rx);
     }
-    let txs: Vec<Slot> =
-        txs.into_iter().map(std::sync::Mutex::new).collect();
+    let txs: Vec<Slot> = txs.into_iter().map(std::sync::Mutex::new).collect();
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     std::thread::scope(|scope| {

@@ -164,12 +164,13 @@ impl PartsLayout {
                 )));
             }
             if let Some(o) = e.offset
-                && o != off {
-                    return Err(Error::Manifest(format!(
-                        "{}: offset {o} but previous parts end at {off}",
-                        e.filename
-                    )));
-                }
+                && o != off
+            {
+                return Err(Error::Manifest(format!(
+                    "{}: offset {o} but previous parts end at {off}",
+                    e.filename
+                )));
+            }
             if e.partition_index.is_some() && e.partition().is_none() {
                 return Err(Error::Manifest(format!(
                     "{}: partitionIndex {:?} is not of the form (N)",

@@ -70,10 +70,11 @@ impl Patches {
 
     fn push(&mut self, off: u64, bytes: &[u8]) {
         if let Some((o, b)) = self.runs.last_mut()
-            && *o + b.len() as u64 == off {
-                b.extend_from_slice(bytes);
-                return;
-            }
+            && *o + b.len() as u64 == off
+        {
+            b.extend_from_slice(bytes);
+            return;
+        }
         self.runs.push((off, bytes.to_vec()));
     }
 }

@@ -505,6 +505,85 @@ mod tests {
         assert!(read_partition_table(&img).is_err());
     }
 
+    /// A GPT with one partition named `resin-boot`, primary and backup.
+    fn gpt_image(bs: usize) -> Vec<u8> {
+        let blocks = 256usize;
+        let mut img = vec![0u8; bs * blocks];
+        img[446 + 4] = 0xEE;
+        img[446 + 8..446 + 12].copy_from_slice(&1u32.to_le_bytes());
+        img[446 + 12..446 + 16].copy_from_slice(&((blocks - 1) as u32).to_le_bytes());
+        img[510] = 0x55;
+        img[511] = 0xAA;
+        let mut entries = vec![0u8; 128 * 128];
+        entries[0..16].copy_from_slice(&GPT_EFI_SYSTEM);
+        entries[32..40].copy_from_slice(&40u64.to_le_bytes());
+        entries[40..48].copy_from_slice(&99u64.to_le_bytes());
+        for (j, u) in "resin-boot".encode_utf16().enumerate() {
+            entries[56 + 2 * j..58 + 2 * j].copy_from_slice(&u.to_le_bytes());
+        }
+        let ecrc = crc32fast::hash(&entries);
+        let entry_blocks = entries.len().div_ceil(bs);
+        let last = (blocks - 1) as u64;
+        let header = |my: u64, alt: u64, at: u64| {
+            let mut h = vec![0u8; 92];
+            h[0..8].copy_from_slice(b"EFI PART");
+            h[8..12].copy_from_slice(&0x0001_0000u32.to_le_bytes());
+            h[12..16].copy_from_slice(&92u32.to_le_bytes());
+            h[24..32].copy_from_slice(&my.to_le_bytes());
+            h[32..40].copy_from_slice(&alt.to_le_bytes());
+            h[72..80].copy_from_slice(&at.to_le_bytes());
+            h[80..84].copy_from_slice(&128u32.to_le_bytes());
+            h[84..88].copy_from_slice(&128u32.to_le_bytes());
+            h[88..92].copy_from_slice(&ecrc.to_le_bytes());
+            let c = crc32fast::hash(&h);
+            h[16..20].copy_from_slice(&c.to_le_bytes());
+            h
+        };
+        let backup_entries = last - entry_blocks as u64;
+        img[bs..bs + 92].copy_from_slice(&header(1, last, 2));
+        img[2 * bs..2 * bs + entries.len()].copy_from_slice(&entries);
+        let b = backup_entries as usize * bs;
+        img[b..b + entries.len()].copy_from_slice(&entries);
+        let l = last as usize * bs;
+        img[l..l + 92].copy_from_slice(&header(last, 1, backup_entries));
+        img
+    }
+
+    #[test]
+    fn gpt_with_every_block_size() {
+        for bs in [512usize, 1024, 2048, 4096] {
+            let img = gpt_image(bs);
+            let t = read_partition_table(&img).unwrap();
+            assert_eq!(
+                t.kind,
+                TableKind::Gpt {
+                    block_size: bs as u32
+                }
+            );
+            assert_eq!(t.partitions.len(), 1);
+            let p = &t.partitions[0];
+            assert_eq!(
+                (p.index, p.start, p.len),
+                (1, 40 * bs as u64, 60 * bs as u64)
+            );
+            assert_eq!(p.name.as_deref(), Some("resin-boot"));
+        }
+    }
+
+    #[test]
+    fn gpt_crc_checks() {
+        // A damaged primary header falls back to the backup one.
+        let mut img = gpt_image(512);
+        img[512 + 30] ^= 1;
+        assert_eq!(read_partition_table(&img).unwrap().partitions.len(), 1);
+        // Damaged entry arrays (both copies) are an error.
+        let mut img = gpt_image(512);
+        img[2 * 512 + 33] ^= 1;
+        let b = (255 - 32) * 512;
+        img[b + 33] ^= 1;
+        assert!(read_partition_table(&img).is_err());
+    }
+
     #[test]
     fn guid_bytes_match_known_layout() {
         // C12A7328-F81F-11D2-BA4B-00A0C93EC93B in on-disk order.

@@ -17,7 +17,9 @@ use std::time::{Duration, Instant};
 
 use balena_image::demo::{DemoSpec, DemoTable};
 use balena_image::fat::FatVolume;
-use balena_image::{Configuration, ReadAt, compute_patches, find_boot_partition, read_partition_table};
+use balena_image::{
+    Configuration, ReadAt, compute_patches, find_boot_partition, read_partition_table,
+};
 
 /// A mutated view of a seed: the seed's bytes with a sparse set of
 /// overwritten bytes and an optional truncation (no copy of the seed).
@@ -112,7 +114,19 @@ fn mutate<'a>(rng: &mut Rng, seed: &'a [u8], hot: &[(usize, usize)]) -> Mutated<
             }
             1 => img.set(at, rng.next() as u8),
             2 => {
-                let vals = [0u32, 1, 2, 0x7F, 0x80, 0xFF, 0xFFFF, 0xFFF7, 0x0FFF_FFFF, 0xFFFF_FFFF, 0x8000_0000];
+                let vals = [
+                    0u32,
+                    1,
+                    2,
+                    0x7F,
+                    0x80,
+                    0xFF,
+                    0xFFFF,
+                    0xFFF7,
+                    0x0FFF_FFFF,
+                    0xFFFF_FFFF,
+                    0x8000_0000,
+                ];
                 let v = vals[rng.below(vals.len() as u64) as usize].to_le_bytes();
                 let w = if rng.below(2) == 0 { 2 } else { 4 };
                 for (i, b) in v.iter().enumerate().take(w) {
@@ -171,7 +185,10 @@ fn exercise(img: &Mutated<'_>, cfg: &Configuration) -> u32 {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let secs: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(60);
-    let seed: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(0x9E37_79B9_7F4A_7C15);
+    let seed: u64 = args
+        .get(2)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x9E37_79B9_7F4A_7C15);
     let hang_limit = Duration::from_secs(10);
     let seeds: Vec<Vec<u8>> = [
         DemoSpec::new("intel-nuc"),
