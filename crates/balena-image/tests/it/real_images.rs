@@ -497,3 +497,55 @@ fn fat32_configure_creates_a_clean_system_connections_dir() {
     configure_image_file(&real.path, &config()).unwrap();
     assert!(fs::read(&real.path).unwrap() == once, "not idempotent");
 }
+
+#[test]
+fn flasher_artifact_import_and_range_reads_over_parts() {
+    use balena_image::import::Artifact;
+    use balena_image::{ConfiguredImage, PartsImage};
+    let dir = tmp();
+    let path = dir.path().join("flasher.img");
+    balena_image::demo::DemoSpec::new("generic-amd64")
+        .flasher(true)
+        .build()
+        .unwrap()
+        .write_to_path(&path)
+        .unwrap();
+    let out = dir.path().join("rel");
+    let opts = ImportOptions {
+        artifact: Artifact::Flasher,
+        ..Default::default()
+    };
+    let rep = import_image(&path, &out, &opts).unwrap();
+    assert!(
+        out.join("image-flasher.json").exists()
+            && out.join("compressed-flasher/part-0.deflate").exists()
+    );
+    assert!(!out.join("image.json").exists() && !out.join("IGNORE").exists());
+    assert_eq!(
+        rep.boot.as_ref().unwrap().found_by,
+        balena_image::FoundBy::Label("flash-boot".into())
+    );
+    // A configured raw image served as byte ranges straight from the parts.
+    let store = DirPartStore::new(out.join("compressed-flasher"));
+    let parts = configure_parts(&rep.layout, &store, &config()).unwrap();
+    let ranged = ConfiguredImage::new(
+        PartsImage::new(rep.layout.clone(), store.clone()),
+        parts.patches.clone(),
+    )
+    .unwrap();
+    let mut full = Vec::new();
+    inflate_to_writer(&parts, &store, &mut full, 2).unwrap();
+    let copy = dir.path().join("copy.img");
+    fs::copy(&path, &copy).unwrap();
+    configure_image_file(&copy, &config()).unwrap();
+    assert!(fs::read(&copy).unwrap() == full);
+    for (s, l) in [
+        (0u64, 512usize),
+        (1 << 20, 70_000),
+        (full.len() as u64 - 100, 100),
+    ] {
+        let mut b = vec![0u8; l];
+        ranged.read_exact_at(s, &mut b).unwrap();
+        assert_eq!(b, full[s as usize..s as usize + l]);
+    }
+}
