@@ -12,7 +12,13 @@ use clap::Parser;
 
 /// Run and administer a self-hostable balenaOS catalog API.
 #[derive(Debug, Parser)]
-#[command(name = "balena-os", version, about, propagate_version = true)]
+#[command(
+    name = "balena-os",
+    version,
+    about,
+    propagate_version = true,
+    after_help = commands::EXIT_CODES_HELP
+)]
 struct Cli {
     #[command(subcommand)]
     command: commands::Command,
@@ -33,6 +39,9 @@ fn main() -> ExitCode {
     match runtime.block_on(commands::run(cli.command)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            if let Some(code) = commands::exit_code(&e) {
+                return code;
+            }
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }

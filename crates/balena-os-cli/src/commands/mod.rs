@@ -1,6 +1,10 @@
 //! The subcommands.
 
 pub mod admin;
+pub mod completions;
+pub mod configure;
+pub mod os;
+pub mod output;
 pub mod serve;
 
 use std::path::PathBuf;
@@ -16,7 +20,17 @@ pub enum Command {
     /// imports.
     #[command(subcommand_required = true)]
     Admin(admin::AdminArgs),
+    /// The OS model's methods (versions, downloads, config.json, updates).
+    #[command(flatten)]
+    Os(os::OsCommand),
+    /// Configure a local balenaOS image in place: config.json, wifi, static
+    /// IP (no network needed with --config).
+    Configure(configure::ConfigureArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(completions::CompletionsArgs),
 }
+
+pub use output::{EXIT_CODES_HELP, exit_code};
 
 /// Where the catalog is stored (shared by `serve` and `admin`).
 #[derive(Debug, Clone, Args)]
@@ -35,5 +49,8 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve(args) => serve::run(args).await,
         Command::Admin(args) => admin::run(args).await,
+        Command::Os(command) => os::run(command).await,
+        Command::Configure(args) => configure::run(args).await,
+        Command::Completions(args) => completions::run(args),
     }
 }
