@@ -4,5 +4,6 @@
 
 mod demo_images;
 mod hostile;
+mod props;
 mod real_images;
 mod util;
