@@ -13,6 +13,8 @@
 use std::borrow::Cow;
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use sea_query::{InsertStatement, PostgresQueryBuilder, SelectStatement, SqliteQueryBuilder};
@@ -94,16 +96,30 @@ impl Cell {
     }
 }
 
-const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "catalog",
-    include_str!("../migrations/sqlite/0001_catalog.sql"),
-)];
-const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "catalog",
-    include_str!("../migrations/postgres/0001_catalog.sql"),
-)];
+const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "catalog",
+        include_str!("../migrations/sqlite/0001_catalog.sql"),
+    ),
+    (
+        2,
+        "catalog generation",
+        include_str!("../migrations/sqlite/0002_catalog_generation.sql"),
+    ),
+];
+const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "catalog",
+        include_str!("../migrations/postgres/0001_catalog.sql"),
+    ),
+    (
+        2,
+        "catalog generation",
+        include_str!("../migrations/postgres/0002_catalog_generation.sql"),
+    ),
+];
 
 fn migrator(list: &[(i64, &'static str, &'static str)]) -> Migrator {
     let migrations: Vec<Migration> = list
@@ -128,6 +144,8 @@ fn migrator(list: &[(i64, &'static str, &'static str)]) -> Migrator {
 #[derive(Debug, Clone)]
 pub struct Db {
     pool: Pool,
+    /// Write transactions committed through this pool (and its clones).
+    commits: Arc<AtomicU64>,
 }
 
 #[derive(Debug, Clone)]
@@ -147,6 +165,9 @@ impl Db {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
+            // Rows come from a worker thread; a deep buffer lets it run
+            // ahead instead of handing rows over one wake-up at a time.
+            .row_buffer_size(4096)
             // OData's startswith/endswith/contains are case-sensitive, as
             // LIKE is on PostgreSQL.
             .pragma("case_sensitive_like", "ON");
@@ -168,6 +189,7 @@ impl Db {
             .await?;
         let db = Db {
             pool: Pool::Sqlite(pool),
+            commits: Arc::default(),
         };
         db.migrate().await?;
         Ok(db)
@@ -180,6 +202,7 @@ impl Db {
             .await?;
         let db = Db {
             pool: Pool::Sqlite(pool),
+            commits: Arc::default(),
         };
         db.migrate().await?;
         Ok(db)
@@ -197,6 +220,7 @@ impl Db {
                 .await?;
             let db = Db {
                 pool: Pool::Postgres(pool),
+                commits: Arc::default(),
             };
             db.migrate().await?;
             Ok(db)
@@ -266,10 +290,31 @@ impl Db {
     /// (`BEGIN IMMEDIATE`) so that concurrent writers queue instead of
     /// failing on lock upgrade.
     pub async fn begin(&self) -> Result<Tx, DbError> {
-        Ok(match &self.pool {
-            Pool::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
-            Pool::Postgres(p) => Tx::Postgres(p.begin().await?),
+        let inner = match &self.pool {
+            Pool::Sqlite(p) => TxInner::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Pool::Postgres(p) => TxInner::Postgres(p.begin().await?),
+        };
+        Ok(Tx {
+            inner,
+            commits: self.commits.clone(),
         })
+    }
+
+    /// How many write transactions were committed through this pool: a
+    /// cheap, immediate change signal for caches in this process.
+    pub fn local_commits(&self) -> u64 {
+        self.commits.load(Ordering::Acquire)
+    }
+
+    /// The catalog's change counter, bumped by triggers on every change to
+    /// the catalog tables, whichever process makes it.
+    pub async fn catalog_generation(&self) -> Result<i64, DbError> {
+        let q = sea_query::Query::select()
+            .column("value")
+            .from("catalog_generation")
+            .to_owned();
+        let rows = self.fetch(&q, &[CellType::Int]).await?;
+        Ok(rows.first().and_then(|r| r[0].as_int()).unwrap_or(0))
     }
 }
 
@@ -307,19 +352,23 @@ where
 
 /// An open write transaction. Dropping it without [`Tx::commit`] rolls back.
 #[derive(Debug)]
-pub enum Tx {
-    /// On SQLite.
+pub struct Tx {
+    inner: TxInner,
+    commits: Arc<AtomicU64>,
+}
+
+#[derive(Debug)]
+enum TxInner {
     Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
-    /// On PostgreSQL.
     Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
 }
 
 impl Tx {
     /// The backend in use.
     pub fn backend(&self) -> Backend {
-        match self {
-            Tx::Sqlite(_) => Backend::Sqlite,
-            Tx::Postgres(_) => Backend::Postgres,
+        match self.inner {
+            TxInner::Sqlite(_) => Backend::Sqlite,
+            TxInner::Postgres(_) => Backend::Postgres,
         }
     }
 
@@ -329,15 +378,15 @@ impl Tx {
         stmt: &SelectStatement,
         types: &[CellType],
     ) -> Result<Vec<Vec<Cell>>, DbError> {
-        match self {
-            Tx::Sqlite(tx) => {
+        match &mut self.inner {
+            TxInner::Sqlite(tx) => {
                 let (sql, values) = stmt.build_sqlx(SqliteQueryBuilder);
                 let rows = sqlx::query_with(AssertSqlSafe(sql), values)
                     .fetch_all(&mut **tx)
                     .await?;
                 rows.iter().map(|r| decode_row(r, types)).collect()
             }
-            Tx::Postgres(tx) => {
+            TxInner::Postgres(tx) => {
                 let (sql, values) = stmt.build_sqlx(PostgresQueryBuilder);
                 let rows = sqlx::query_with(AssertSqlSafe(sql), values)
                     .fetch_all(&mut **tx)
@@ -349,15 +398,15 @@ impl Tx {
 
     /// Runs an INSERT, UPDATE or DELETE; returns the number of rows touched.
     pub async fn execute<S: SqlxBinder>(&mut self, stmt: &S) -> Result<u64, DbError> {
-        Ok(match self {
-            Tx::Sqlite(tx) => {
+        Ok(match &mut self.inner {
+            TxInner::Sqlite(tx) => {
                 let (sql, values) = stmt.build_sqlx(SqliteQueryBuilder);
                 sqlx::query_with(AssertSqlSafe(sql), values)
                     .execute(&mut **tx)
                     .await?
                     .rows_affected()
             }
-            Tx::Postgres(tx) => {
+            TxInner::Postgres(tx) => {
                 let (sql, values) = stmt.build_sqlx(PostgresQueryBuilder);
                 sqlx::query_with(AssertSqlSafe(sql), values)
                     .execute(&mut **tx)
@@ -370,15 +419,15 @@ impl Tx {
     /// Runs an INSERT and returns the new row's `id`.
     pub async fn insert(&mut self, stmt: &mut InsertStatement) -> Result<i64, DbError> {
         stmt.returning_col("id");
-        Ok(match self {
-            Tx::Sqlite(tx) => {
+        Ok(match &mut self.inner {
+            TxInner::Sqlite(tx) => {
                 let (sql, values) = stmt.build_sqlx(SqliteQueryBuilder);
                 sqlx::query_with(AssertSqlSafe(sql), values)
                     .fetch_one(&mut **tx)
                     .await?
                     .try_get::<i64, _>(0)?
             }
-            Tx::Postgres(tx) => {
+            TxInner::Postgres(tx) => {
                 let (sql, values) = stmt.build_sqlx(PostgresQueryBuilder);
                 sqlx::query_with(AssertSqlSafe(sql), values)
                     .fetch_one(&mut **tx)
@@ -392,7 +441,7 @@ impl Tx {
     /// identity sequence of `table` past the largest id. No-op on SQLite,
     /// which always continues after the largest rowid.
     pub async fn sync_id_sequence(&mut self, table: &'static str) -> Result<(), DbError> {
-        if let Tx::Postgres(tx) = self {
+        if let TxInner::Postgres(tx) = &mut self.inner {
             // `table` comes from the static schema, never from a request.
             let sql = format!(
                 "SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), \
@@ -405,10 +454,11 @@ impl Tx {
 
     /// Commits.
     pub async fn commit(self) -> Result<(), DbError> {
-        match self {
-            Tx::Sqlite(tx) => tx.commit().await?,
-            Tx::Postgres(tx) => tx.commit().await?,
+        match self.inner {
+            TxInner::Sqlite(tx) => tx.commit().await?,
+            TxInner::Postgres(tx) => tx.commit().await?,
         }
+        self.commits.fetch_add(1, Ordering::AcqRel);
         Ok(())
     }
 }

@@ -14,14 +14,15 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE};
+use axum::http::header::{
+    ACCEPT_ENCODING, AUTHORIZATION, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, ETAG,
+    IF_NONE_MATCH, VARY,
+};
 use axum::http::{HeaderMap, HeaderValue, Method, Request, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use balena_pine::PineRequest;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::compression::CompressionLayer;
-use tower_http::compression::predicate::{Predicate, SizeAbove};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -29,6 +30,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::auth::{Actor, AuthError, Authenticator};
+use crate::cache::{Rendered, ResponseCache, Visibility};
 use crate::db::Db;
 use crate::query::{self, ExecError, PlanError, QueryLimits};
 
@@ -37,22 +39,33 @@ pub const MAX_URL_LEN: usize = balena_pine::MAX_QUERY_LEN;
 /// Time allowed to produce a response's headers.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Bodies at least this long are gzip-compressed for clients that accept it.
+pub const GZIP_MIN_BYTES: usize = 1024;
+
 /// What the handlers share.
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub(crate) db: Db,
     pub(crate) auth: Authenticator,
     pub(crate) limits: QueryLimits,
+    pub(crate) cache: Arc<ResponseCache>,
 }
 
 impl AppState {
-    /// State over `db` with `limits`.
-    pub fn new(db: Db, limits: QueryLimits) -> Self {
+    /// State over `db` with `limits`; `cache_bytes` bounds the answer cache
+    /// (0 disables it).
+    pub fn new(db: Db, limits: QueryLimits, cache_bytes: usize) -> Self {
         AppState {
             auth: Authenticator::new(db.clone()),
+            cache: Arc::new(ResponseCache::new(db.clone(), cache_bytes, cache_bytes > 0)),
             db,
             limits,
         }
+    }
+
+    /// The answer cache.
+    pub fn cache(&self) -> &Arc<ResponseCache> {
+        &self.cache
     }
 }
 
@@ -113,10 +126,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v7", any(odata))
         .route("/v7/", any(odata))
         .route("/v7/{*rest}", any(odata))
-        .route("/v6/{*rest}", any(odata))
-        .layer(CompressionLayer::new().compress_when(
-            SizeAbove::new(1024).and(tower_http::compression::predicate::NotForContentType::GRPC),
-        ));
+        .route("/v6/{*rest}", any(odata));
     Router::new()
         .route("/ping", get(|| async { "OK" }))
         .merge(api)
@@ -158,12 +168,21 @@ async fn not_found(uri: Uri) -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, format!("Not found: {}", uri.path()))
 }
 
+/// The value of the first `apikey` parameter of a raw query string.
+fn query_api_key(raw_query: &str) -> Option<String> {
+    raw_query.split('&').find_map(|pair| {
+        let value = pair.strip_prefix("apikey=")?;
+        Some(
+            percent_encoding::percent_decode_str(value)
+                .decode_utf8_lossy()
+                .into_owned(),
+        )
+    })
+}
+
 /// The credential of a request: `Authorization: Bearer <key>` or, failing
 /// that, the `apikey` query parameter.
-fn credential<'a>(
-    headers: &'a HeaderMap,
-    request: &'a PineRequest,
-) -> Result<Option<&'a str>, ApiError> {
+fn credential(headers: &HeaderMap, raw_query: &str) -> Result<Option<String>, ApiError> {
     if let Some(value) = headers.get(AUTHORIZATION) {
         let value = value.to_str().map_err(|_| {
             ApiError::new(
@@ -178,21 +197,74 @@ fn credential<'a>(
                 "Unauthorized: use 'Authorization: Bearer <API key>'",
             ));
         }
-        return Ok(Some(token.trim()));
+        return Ok(Some(token.trim().to_owned()));
     }
-    Ok(request.api_key())
+    Ok(query_api_key(raw_query))
 }
 
 /// Resolves the caller of a request.
 pub(crate) async fn actor(
     auth: &Authenticator,
     headers: &HeaderMap,
-    request: &PineRequest,
+    raw_query: &str,
 ) -> Result<Actor, ApiError> {
-    match credential(headers, request)? {
+    match credential(headers, raw_query)? {
         None => Ok(Actor::Anonymous),
-        Some(key) => Ok(auth.resolve(key).await?),
+        Some(key) => Ok(auth.resolve(&key).await?),
     }
+}
+
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|item| {
+            let mut parts = item.split(';');
+            let coding = parts.next().unwrap_or("").trim();
+            let refused = parts.any(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .is_some_and(|q| q.trim().parse::<f32>().is_ok_and(|q| q <= 0.0))
+            });
+            (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !refused
+        })
+}
+
+/// The response for a rendered answer: 304 when the client has it, gzip
+/// when the client accepts it and it is worth it.
+fn respond(rendered: &Rendered, headers: &HeaderMap) -> Response {
+    let etag = HeaderValue::from_str(&rendered.etag).ok();
+    let not_modified = headers
+        .get(IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|t| t.trim() == rendered.etag || t.trim() == "*")
+        });
+    let mut resp = if not_modified {
+        let mut r = Response::new(Body::empty());
+        *r.status_mut() = StatusCode::NOT_MODIFIED;
+        r
+    } else if rendered.json.len() >= GZIP_MIN_BYTES && accepts_gzip(headers) {
+        let mut r = json_response(StatusCode::OK, Vec::new());
+        *r.body_mut() = Body::from(rendered.gzip());
+        r.headers_mut()
+            .insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        r
+    } else {
+        let mut r = json_response(StatusCode::OK, Vec::new());
+        *r.body_mut() = Body::from(rendered.json.clone());
+        r
+    };
+    let h = resp.headers_mut();
+    h.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    if let Some(etag) = etag {
+        h.insert(ETAG, etag);
+    }
+    resp
 }
 
 async fn odata(
@@ -214,6 +286,12 @@ async fn odata(
             format!("The URL is longer than {MAX_URL_LEN} bytes"),
         ));
     }
+    let actor = actor(&state.auth, &headers, uri.query().unwrap_or("")).await?;
+    let visibility = Visibility::from(&actor);
+    if let Some(hit) = state.cache.get(path_and_query, &visibility) {
+        return Ok(respond(&hit, &headers));
+    }
+    let stamp = state.cache.stamp();
     let (version, request) = PineRequest::parse(path_and_query).map_err(|e| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -226,7 +304,6 @@ async fn odata(
             format!("Unknown API version '{version}'"),
         ));
     }
-    let actor = actor(&state.auth, &headers, &request).await?;
     let plan =
         query::plan(&request, &actor, state.db.backend(), state.limits).map_err(|e| match e {
             PlanError::UnknownResource(_) => ApiError::new(StatusCode::NOT_FOUND, e.to_string()),
@@ -243,5 +320,11 @@ async fn odata(
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
             }
         })?;
-    Ok(json_response(StatusCode::OK, query::render(&plan, &answer)))
+    let rendered = Arc::new(Rendered::new(query::render(&plan, &answer)));
+    if plan.is_cacheable() {
+        state
+            .cache
+            .insert(stamp, path_and_query, visibility, rendered.clone());
+    }
+    Ok(respond(&rendered, &headers))
 }

@@ -22,6 +22,7 @@
 //! SQL and JSON; [`http`] serves it all.
 
 pub mod auth;
+pub mod cache;
 pub mod catalog;
 pub mod db;
 pub mod http;

@@ -63,6 +63,7 @@ pub struct ServerBuilder {
     database_url: Option<String>,
     demo: bool,
     limits: QueryLimits,
+    cache_bytes: Option<usize>,
 }
 
 impl ServerBuilder {
@@ -89,6 +90,14 @@ impl ServerBuilder {
     /// Query bounds (`$top`, rows per answer).
     pub fn limits(mut self, limits: QueryLimits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// Bound on the answer cache in bytes (default
+    /// [`cache::DEFAULT_MAX_BYTES`](crate::cache::DEFAULT_MAX_BYTES)); 0
+    /// turns caching off.
+    pub fn cache_bytes(mut self, bytes: usize) -> Self {
+        self.cache_bytes = Some(bytes);
         self
     }
 
@@ -141,7 +150,11 @@ impl ServerBuilder {
             });
         }
         Ok(Server {
-            state: AppState::new(db, self.limits),
+            state: AppState::new(
+                db,
+                self.limits,
+                self.cache_bytes.unwrap_or(crate::cache::DEFAULT_MAX_BYTES),
+            ),
             catalog,
             data_dir,
             bootstrap,
@@ -208,10 +221,13 @@ impl Server {
         F: Future<Output = ()> + Send + 'static,
     {
         let router = self.router();
+        self.state.cache().poll().await;
+        let poller = self.state.cache().spawn_poller();
         let result = axum::serve(listener, router)
             .with_graceful_shutdown(shutdown)
             .await
             .map_err(io_err("serving HTTP"));
+        poller.abort();
         self.state.db.close().await;
         result
     }

@@ -495,6 +495,87 @@ pub fn batch() -> Result<Batch, CatalogError> {
     Ok(batch)
 }
 
+/// A synthetic catalog for load tests: the first `device_types` real
+/// device types, each with a public host app holding `releases` releases
+/// (versions counting up from 2.50.0 with revisions and `dev`/`prod`
+/// variants, a draft, failed and invalidated ones, and `meta-balena-base`
+/// tags on some), plus one supervisor app per architecture.
+pub fn synthetic(device_types: usize, releases: usize) -> Result<Batch, CatalogError> {
+    let dts = self::device_types()?;
+    if device_types == 0 || device_types > dts.len() {
+        return Err(super::invalid(
+            "device type count",
+            &device_types.to_string(),
+            "between 1 and the 51 known device types",
+        ));
+    }
+    let dts = &dts[..device_types];
+    let base = date("2018-01-01T00:00:00Z")?;
+    let mut batch = Batch {
+        organizations: vec![(OS_ORGANIZATION.into(), "balena_os".into())],
+        device_types: dts.iter().map(|d| d.record.clone()).collect(),
+        applications: Vec::new(),
+    };
+    for (d, dt) in dts.iter().enumerate() {
+        let app_slug = format!("{OS_ORGANIZATION}/{}", dt.slug);
+        let mut list = Vec::with_capacity(releases);
+        for i in 0..releases {
+            let n = u64::try_from(i).unwrap_or(0);
+            let version = ReleaseVersion {
+                major: 2 + n / 60,
+                minor: 50 + (n / 6) % 10,
+                patch: n % 6 / 2,
+                prerelease: String::new(),
+                build: if n % 2 == 1 {
+                    "rev1".into()
+                } else {
+                    String::new()
+                },
+                variant: match n % 3 {
+                    0 => String::new(),
+                    1 => "prod".into(),
+                    _ => "dev".into(),
+                },
+                revision: if i + 1 == releases { None } else { Some(n % 2) },
+            };
+            let at = base + i64::try_from(i * 3 + d).unwrap_or(0) * DAY / 4;
+            let mut r =
+                NewRelease::success(commit(&app_slug, &format!("synthetic {i}")), version, at);
+            match i % 50 {
+                7 => r.status = "failed".into(),
+                13 => r.is_invalidated = true,
+                21 => r.phase = Some("current".into()),
+                _ => {}
+            }
+            if i % 10 == 4 {
+                r.tags
+                    .push(("meta-balena-base".into(), format!("v{}.0.0", 2 + n / 60)));
+            }
+            list.push(r);
+        }
+        let at = base + i64::try_from(d).unwrap_or(0) * 60_000;
+        batch.applications.push((
+            app(OS_ORGANIZATION, &dt.slug, &dt.slug, true, true, at),
+            list,
+        ));
+    }
+    let mut archs: Vec<(&str, &str)> = Vec::new();
+    for dt in dts {
+        if !archs.iter().any(|(a, _)| *a == dt.arch) {
+            archs.push((&dt.arch, &dt.slug));
+        }
+    }
+    for (arch, dt) in archs {
+        let name = format!("{arch}-supervisor");
+        let slug = format!("{OS_ORGANIZATION}/{name}");
+        batch.applications.push((
+            app(OS_ORGANIZATION, &name, dt, false, true, base),
+            supervisor_releases(&slug)?,
+        ));
+    }
+    Ok(batch)
+}
+
 /// Loads the demo catalog and returns the demo user's new API key.
 pub async fn load(catalog: &Catalog) -> Result<String, CatalogError> {
     let batch = batch()?;

@@ -150,12 +150,20 @@ pub struct Plan {
     /// `/$count`: answer with the number of rows.
     pub(crate) count: bool,
     pub(crate) limits: QueryLimits,
+    /// Whether the answer depends only on the catalog (not on the clock).
+    pub(crate) cacheable: bool,
 }
 
 impl Plan {
     /// The resource this plan reads.
     pub fn resource(&self) -> &'static Resource {
         self.resource
+    }
+
+    /// Whether the answer depends only on the catalog and the caller's
+    /// rights (not on the clock), so it may be cached.
+    pub fn is_cacheable(&self) -> bool {
+        self.cacheable
     }
 
     /// Whether the request is a `/$count`.
@@ -236,6 +244,7 @@ struct Translator<'a> {
     backend: Backend,
     limits: QueryLimits,
     next_alias: usize,
+    uses_clock: bool,
 }
 
 /// Checks `request` against the schema and translates it for `backend`, as
@@ -253,6 +262,7 @@ pub fn plan(
         backend,
         limits,
         next_alias: 0,
+        uses_clock: false,
     };
     if let Some(p) = request
         .options
@@ -275,6 +285,7 @@ pub fn plan(
             None => key_cond,
         });
     }
+    plan.cacheable = !t.uses_clock;
     Ok(plan)
 }
 
@@ -465,6 +476,7 @@ impl Translator<'_> {
             skip,
             count: options.is_count(),
             limits: self.limits,
+            cacheable: true,
         })
     }
 
@@ -1063,11 +1075,14 @@ impl Translator<'_> {
                 }
                 text(call.into())
             }
-            Function::Now => Typed {
-                expr: Expr::val(crate::time::now_millis()),
-                ty: Ty::Date,
-                text_literal: None,
-            },
+            Function::Now => {
+                self.uses_clock = true;
+                Typed {
+                    expr: Expr::val(crate::time::now_millis()),
+                    ty: Ty::Date,
+                    text_literal: None,
+                }
+            }
             Function::MaxDateTime => Typed {
                 expr: Expr::val(crate::time::MAX_MILLIS),
                 ty: Ty::Date,

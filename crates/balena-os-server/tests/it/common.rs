@@ -83,6 +83,7 @@ pub async fn fresh_database_url(backend: Backend) -> Option<String> {
 pub struct TestServer {
     pub url: String,
     pub data: tempfile::TempDir,
+    pub database_url: Option<String>,
     pub catalog: Catalog,
     pub admin_key: Option<String>,
     pub demo_key: Option<String>,
@@ -136,6 +137,7 @@ impl TestServer {
         TestServer {
             url,
             data,
+            database_url,
             catalog,
             admin_key,
             demo_key,
@@ -166,6 +168,18 @@ impl TestServer {
                 .unwrap_or_else(|e| panic!("{path_and_query}: body is not JSON ({e}): {text}"))
         };
         (status, body)
+    }
+
+    /// A second, independent connection pool to the server's database, as
+    /// another process (`balena-os admin`) would have.
+    pub async fn other_process_catalog(&self) -> Catalog {
+        let db = match &self.database_url {
+            Some(url) => Db::connect(url).await.expect("connect"),
+            None => Db::open_sqlite(&self.data.path().join("catalog.sqlite"))
+                .await
+                .expect("open sqlite"),
+        };
+        Catalog::new(db)
     }
 
     /// Stops the server and waits for it.

@@ -2,6 +2,7 @@
 
 mod access;
 mod bad_input;
+mod caching;
 mod common;
 mod conformance;
 mod import;
