@@ -21,6 +21,9 @@ pub struct ServeArgs {
     /// the demo user's API key is written to `<data>/demo-api-key`.
     #[arg(long)]
     pub demo: bool,
+    /// Memory for cached answers, in MiB (0 turns the answer cache off).
+    #[arg(long, env = "BALENA_OS_CACHE_MB", default_value_t = 64)]
+    pub cache_mb: usize,
     /// Log as JSON lines instead of text.
     #[arg(long)]
     pub log_json: bool,
