@@ -114,15 +114,16 @@ fn read_image_info(path: &Path) -> anyhow::Result<ImageInfo> {
             path.display()
         )
     })?;
-    let optional =
-        |name: &str| -> anyhow::Result<Option<Vec<u8>>> {
-            match balena_image::read_boot_file(&file, name, None) {
-                Ok(bytes) => Ok(Some(bytes)),
-                Err(balena_image::Error::FileNotFound(_)) => Ok(None),
-                Err(e) => Err(anyhow::Error::new(e)
-                    .context(format!("reading {name} from {}", path.display()))),
-            }
-        };
+    let optional = |name: &str| -> anyhow::Result<Option<Vec<u8>>> {
+        match balena_image::read_boot_file(&file, name, None) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(balena_image::Error::FileNotFound(_)) => Ok(None),
+            Err(e) => Err(anyhow::Error::new(e).context(format!(
+                "{} does not look like a balenaOS image: reading {name} from its boot partition",
+                path.display()
+            ))),
+        }
+    };
     let device_type = match optional("/device-type.json")? {
         Some(bytes) => Some(serde_json::from_slice::<Value>(&bytes).with_context(|| {
             format!(

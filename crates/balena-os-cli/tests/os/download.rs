@@ -1,0 +1,453 @@
+//! `download` (and `download-size`) over real HTTP: the catalog queries go
+//! to the demo server, the image comes from the test's image server.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use balena_sdk::OsType;
+use serde_json::Value;
+
+use crate::common::*;
+use crate::image_server::{Behaviour, ImageServer, MISSING_VERSION, files, names_in, query_map};
+
+fn latest_default(device_type: &'static str) -> String {
+    sdk(move |b| async move {
+        b.os()
+            .get_max_satisfying_version(device_type, "latest", Some(&OsType::Default))
+            .await
+            .expect("SDK call")
+            .expect("a default version")
+    })
+}
+
+fn some_version() -> String {
+    let list = sdk(|b| async move {
+        b.os()
+            .get_available_os_versions("raspberrypi3", &Default::default())
+            .await
+            .expect("SDK call")
+    });
+    list[2].raw_version.clone()
+}
+
+fn download_cmd(server: &ImageServer, dir: &Path, args: &[&str]) -> std::process::Command {
+    let mut c = cli_at(&server.url);
+    c.current_dir(dir).arg("download").args(args);
+    c
+}
+
+#[test]
+fn raw_image_to_a_file_with_json_report() {
+    let server = ImageServer::start(Behaviour::default());
+    let dir = tempfile::tempdir().unwrap();
+    let version = some_version();
+    let out = run(download_cmd(
+        &server,
+        dir.path(),
+        &[
+            "raspberrypi3",
+            "--version",
+            &version,
+            "-o",
+            "rpi.img",
+            "--json",
+        ],
+    ));
+    let report = json_ok(&out);
+    // Not a terminal: no progress output at all.
+    assert_eq!(stderr(&out), "");
+    let img = &files().img;
+    assert_eq!(report["bytesWritten"], img.len() as u64);
+    assert_eq!(report["wireBytes"], img.len() as u64);
+    assert_eq!(report["verification"], "length");
+    assert_eq!(report["version"], Value::from(version.clone()));
+    assert_eq!(report["deviceType"], "raspberrypi3");
+    assert_eq!(report["resumes"], 0);
+    assert_eq!(report["metadata"]["status"], 200);
+    assert_eq!(report["metadata"]["fileName"], "image.img");
+    assert_eq!(std::fs::read(dir.path().join("rpi.img")).unwrap(), *img);
+    assert_eq!(names_in(dir.path()), ["rpi.img"]);
+    let queries = server.download_queries();
+    assert_eq!(queries.len(), 1);
+    let q = query_map(&queries[0]);
+    assert_eq!(q["deviceType"], "raspberrypi3");
+    assert_eq!(q["version"], version);
+    assert!(!q.contains_key("fileType"));
+    // The slug lookup went to the catalog server.
+    assert!(server.passed.load(std::sync::atomic::Ordering::SeqCst) >= 1);
+}
+
+#[test]
+fn latest_gzip_image_with_the_default_name() {
+    let server = ImageServer::start(Behaviour::default());
+    let dir = tempfile::tempdir().unwrap();
+    let latest = latest_default("raspberrypi3");
+    let out = run(download_cmd(
+        &server,
+        dir.path(),
+        &["raspberrypi3", "--file-type", "gz"],
+    ));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let name = format!("raspberrypi3-{latest}.img.gz");
+    assert_eq!(names_in(dir.path()), std::slice::from_ref(&name));
+    assert_eq!(std::fs::read(dir.path().join(&name)).unwrap(), files().gz);
+    let text = stdout(&out);
+    assert!(
+        text.starts_with(&format!("downloaded raspberrypi3 {latest} to {name}: ")),
+        "{text}"
+    );
+    assert!(text.contains("checked: gzip"), "{text}");
+    let q = query_map(&server.download_queries()[0]);
+    assert_eq!(q["fileType"], ".gz");
+    assert_eq!(q["version"], latest);
+    assert_eq!(stderr(&out), "");
+}
+
+#[test]
+fn zip_image_is_verified_as_zip() {
+    let server = ImageServer::start(Behaviour::default());
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(download_cmd(
+        &server,
+        dir.path(),
+        &[
+            "raspberrypi3",
+            "--version",
+            "v6.0.10+rev1",
+            "--file-type",
+            ".zip",
+            "-o",
+            "x.zip",
+            "--json",
+        ],
+    ));
+    let report = json_ok(&out);
+    assert_eq!(report["verification"], "zip");
+    // The leading v is dropped, as the SDK does.
+    assert_eq!(report["version"], "6.0.10+rev1");
+    assert_eq!(
+        std::fs::read(dir.path().join("x.zip")).unwrap(),
+        files().zip
+    );
+}
+
+#[test]
+fn every_download_option_reaches_the_request() {
+    let api = api();
+    let server = ImageServer::start(Behaviour::default());
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = rows(
+        &format!(
+            "/v7/application?$select=id&$filter={}",
+            enc("slug eq 'demo/fleet-rpi4'")
+        ),
+        Some(&api.demo_key),
+    );
+    let fleet_id = fleet[0]["id"].as_u64().expect("fleet id");
+    let out = run(download_cmd(
+        &server,
+        dir.path(),
+        &[
+            "raspberrypi3",
+            "--version",
+            "6.0.10+rev1",
+            "-o",
+            "a.img",
+            "--dev",
+            "--fleet",
+            "demo/fleet-rpi4",
+            "--api-key",
+            &api.demo_key,
+            "--image-type",
+            "raw",
+            "--wifi-ssid",
+            "my net",
+            "--wifi-key",
+            "p&ss=word",
+            "--poll-interval",
+            "15",
+        ],
+    ));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let q = query_map(&server.download_queries()[0]);
+    assert_eq!(q["developmentMode"], "true");
+    assert_eq!(q["appId"], fleet_id.to_string());
+    assert_eq!(q["imageType"], "raw");
+    assert_eq!(q["appUpdatePollInterval"], "15");
+    assert_eq!(q["network"], "wifi");
+    assert_eq!(q["wifiSsid"], "my net");
+    assert_eq!(q["wifiKey"], "p&ss=word");
+
+    // A numeric fleet id needs no lookup; ethernet is sent as such.
+    let out = run(download_cmd(
+        &server,
+        dir.path(),
+        &[
+            "raspberrypi3",
+            "--version",
+            "6.0.10+rev1",
+            "-o",
+            "b.img",
+            "--fleet",
+            &fleet_id.to_string(),
+            "--network",
+            "ethernet",
+        ],
+    ));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let q = query_map(&server.download_queries()[1]);
+    assert_eq!(q["appId"], fleet_id.to_string());
+    assert_eq!(q["network"], "ethernet");
+    assert!(!q.contains_key("wifiSsid"));
+}
+
+#[test]
+fn existing_files_are_kept_unless_forced() {
+    let server = ImageServer::start(Behaviour::default());
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("keep.img"), b"mine").unwrap();
+    let out = run(download_cmd(
+        &server,
+        dir.path(),
+        &["raspberrypi3", "--version", "6.0.10+rev1", "-o", "keep.img"],
+    ));
+    assert_clean_error(&out, 2, "already exists (use --force");
+    assert_eq!(std::fs::read(dir.path().join("keep.img")).unwrap(), b"mine");
+    assert!(server.download_queries().is_empty());
+    assert_eq!(server.passed.load(std::sync::atomic::Ordering::SeqCst), 0);
+
+    let out = run(download_cmd(
+        &server,
+        dir.path(),
+        &[
+            "raspberrypi3",
+            "--version",
+            "6.0.10+rev1",
+            "-o",
+            "keep.img",
+            "--force",
+        ],
+    ));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read(dir.path().join("keep.img")).unwrap(),
+        files().img
+    );
+
+    // A directory is not a file name.
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    let out = run(download_cmd(
+        &server,
+        dir.path(),
+        &[
+            "raspberrypi3",
+            "--version",
+            "6.0.10+rev1",
+            "-o",
+            "sub",
+            "--force",
+        ],
+    ));
+    assert_clean_error(&out, 2, "is a directory");
+}
+
+#[test]
+fn failures_leave_no_file() {
+    // 404 for the version.
+    let server = ImageServer::start(Behaviour::default());
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(download_cmd(
+        &server,
+        dir.path(),
+        &["raspberrypi3", "--version", MISSING_VERSION, "-o", "x.img"],
+    ));
+    assert_clean_error(
+        &out,
+        1,
+        &format!("no OS image found for device type raspberrypi3, version {MISSING_VERSION}"),
+    );
+    assert!(names_in(dir.path()).is_empty());
+
+    // A connection cut mid-body by a server that cannot resume.
+    let server = ImageServer::start(Behaviour {
+        cut_first_at: Some(300_000),
+        ..Behaviour::default()
+    });
+    let out = run(download_cmd(
+        &server,
+        dir.path(),
+        &["raspberrypi3", "--version", "6.0.10+rev1", "-o", "x.img"],
+    ));
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).starts_with("error: downloading raspberrypi3 6.0.10+rev1 to x.img"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        names_in(dir.path()).is_empty(),
+        "{:?}",
+        names_in(dir.path())
+    );
+
+    // An unknown device type: the slug lookup fails, nothing is downloaded.
+    let out = run(download_cmd(
+        &server,
+        dir.path(),
+        &["no-such-board", "--version", "6.0.10+rev1", "-o", "x.img"],
+    ));
+    assert_clean_error(&out, 1, "invalid device type");
+    assert!(names_in(dir.path()).is_empty());
+}
+
+#[test]
+fn interrupted_transfers_are_resumed() {
+    let server = ImageServer::start(Behaviour {
+        cut_first_at: Some(300_000),
+        ranges: true,
+        ..Behaviour::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(download_cmd(
+        &server,
+        dir.path(),
+        &["raspberrypi3", "--version", "6.0.10+rev1", "-o", "x.img"],
+    ));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(stdout(&out).contains("resumed once"), "{}", stdout(&out));
+    assert_eq!(
+        std::fs::read(dir.path().join("x.img")).unwrap(),
+        files().img
+    );
+    let ranges = server.ranges.lock().unwrap().clone();
+    assert_eq!(ranges, [None, Some("bytes=300000-".to_owned())]);
+    assert_eq!(names_in(dir.path()), ["x.img"]);
+}
+
+fn wait_for_part_file(dir: &Path, child: &mut std::process::Child) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if names_in(dir).iter().any(|n| n.ends_with(".part")) {
+            return;
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the download ended early: {status}");
+        }
+        assert!(Instant::now() < deadline, "no temporary file appeared");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn interrupt_with(signal: &str) {
+    let server = ImageServer::start(Behaviour {
+        slow: true,
+        ..Behaviour::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = download_cmd(
+        &server,
+        dir.path(),
+        &["raspberrypi3", "--version", "6.0.10+rev1", "-o", "x.img"],
+    );
+    c.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = c.spawn().expect("spawn");
+    wait_for_part_file(dir.path(), &mut child);
+    // Some bytes have arrived.
+    std::thread::sleep(Duration::from_millis(200));
+    let kill = std::process::Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("interrupted: x.img was not written"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        names_in(dir.path()).is_empty(),
+        "{:?}",
+        names_in(dir.path())
+    );
+}
+
+#[test]
+fn ctrl_c_leaves_nothing_behind() {
+    interrupt_with("-INT");
+}
+
+#[test]
+fn sigterm_leaves_nothing_behind() {
+    interrupt_with("-TERM");
+}
+
+/// Runs a command under a pseudo-terminal (util-linux `script`) and returns
+/// everything it showed.
+fn in_terminal(server: &ImageServer, dir: &Path, extra: &[&str]) -> String {
+    let bin = assert_cmd::cargo::cargo_bin("balena-os");
+    let mut cmd = format!(
+        "'{}' download raspberrypi3 --version 6.0.10+rev1 --file-type gz --api-url '{}'",
+        bin.display(),
+        server.url
+    );
+    for a in extra {
+        cmd.push_str(&format!(" '{a}'"));
+    }
+    let out = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .current_dir(dir)
+        .env("TERM", "xterm-256color")
+        .env("HOME", &api().home)
+        .env_remove("BALENA_API_KEY")
+        .env_remove("BALENA_API_URL")
+        .stdin(Stdio::null())
+        .output()
+        .expect("script (util-linux) is required: apt-get install bsdutils");
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn progress_bar_only_on_a_terminal() {
+    let server = ImageServer::start(Behaviour {
+        slow: true,
+        ..Behaviour::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let shown = in_terminal(&server, dir.path(), &["-o", "a.img.gz"]);
+    assert!(
+        shown.contains("ETA"),
+        "no progress bar on a terminal: {shown:?}"
+    );
+    assert!(
+        shown.contains("downloaded raspberrypi3 6.0.10+rev1 to a.img.gz"),
+        "{shown:?}"
+    );
+    let quiet = in_terminal(&server, dir.path(), &["-o", "b.img.gz", "--no-progress"]);
+    assert!(!quiet.contains("ETA"), "{quiet:?}");
+    assert_eq!(
+        std::fs::read(dir.path().join("a.img.gz")).unwrap(),
+        files().gz
+    );
+}
+
+#[test]
+fn download_size_reports_the_servers_answer() {
+    let server = ImageServer::start(Behaviour::default());
+    let size = files().gz.len() as u64;
+    let mut c = cli_at(&server.url);
+    c.args(["download-size", "raspberrypi3", "6.0.10+rev1", "--json"]);
+    assert_eq!(json_ok(&run(c)), Value::from(size));
+    let mut c = cli_at(&server.url);
+    c.args(["download-size", "raspberrypi3"]);
+    let out = run(c);
+    assert_eq!(code(&out), 0);
+    assert!(
+        stdout(&out).starts_with(&format!("{size} (")),
+        "{}",
+        stdout(&out)
+    );
+}
