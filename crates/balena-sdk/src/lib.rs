@@ -77,6 +77,12 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # Configure a local image
+//!
+//! [`image`] re-exports balena-image's configure API: write a config.json
+//! (e.g. the one `get_config` returns) and wifi settings into a downloaded
+//! `.img` in place, without the balena CLI.
+//!
 //! # Design
 //!
 //! Requests are built by pure functions ([`request`], [`models`]) and the
@@ -90,6 +96,7 @@ mod cache;
 pub mod client;
 pub mod download;
 pub mod error;
+pub mod image;
 pub mod models;
 pub mod os;
 pub mod request;
