@@ -7,3 +7,4 @@ mod common;
 mod conformance;
 mod import;
 mod js_sdk;
+mod rust_sdk;
