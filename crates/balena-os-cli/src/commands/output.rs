@@ -142,7 +142,8 @@ pub fn error_text(err: &anyhow::Error) -> String {
 /// Decides how the process ends for an error returned by a subcommand and
 /// prints what needs printing: a closed stdout is status 0 without a
 /// message, an [`Exit`] its own status and message, a usage error status
-/// 2, anything else `error: …` and status 1.
+/// 2, anything else `error: …` and status 1. Every error is handled here
+/// today (never `None`); `main` keeps its own fallback for any future case.
 pub fn exit_code(err: &anyhow::Error) -> Option<ExitCode> {
     if err.downcast_ref::<StdoutClosed>().is_some() {
         return Some(ExitCode::SUCCESS);
