@@ -107,6 +107,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "catalog generation",
         include_str!("../migrations/sqlite/0002_catalog_generation.sql"),
     ),
+    (
+        100,
+        "provisioning keys",
+        include_str!("../migrations/sqlite/0100_provisioning_keys.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -118,6 +123,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         2,
         "catalog generation",
         include_str!("../migrations/postgres/0002_catalog_generation.sql"),
+    ),
+    (
+        100,
+        "provisioning keys",
+        include_str!("../migrations/postgres/0100_provisioning_keys.sql"),
     ),
 ];
 

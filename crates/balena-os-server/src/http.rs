@@ -49,6 +49,7 @@ pub struct AppState {
     pub(crate) auth: Authenticator,
     pub(crate) limits: QueryLimits,
     pub(crate) cache: Arc<ResponseCache>,
+    pub(crate) images: Option<Arc<crate::images::ImageService>>,
 }
 
 impl AppState {
@@ -60,12 +61,20 @@ impl AppState {
             cache: Arc::new(ResponseCache::new(db.clone(), cache_bytes, cache_bytes > 0)),
             db,
             limits,
+            images: None,
         }
     }
 
     /// The answer cache.
     pub fn cache(&self) -> &Arc<ResponseCache> {
         &self.cache
+    }
+
+    /// Serve the image endpoints (`/download`, `/download-config`,
+    /// `/device-types/v1…`) from `images`.
+    pub fn with_images(mut self, images: Arc<crate::images::ImageService>) -> Self {
+        self.images = Some(images);
+        self
     }
 }
 
@@ -130,6 +139,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/ping", get(|| async { "OK" }))
         .merge(api)
+        .merge(crate::images::router())
         .fallback(not_found)
         .with_state(state)
         .layer(TimeoutLayer::with_status_code(

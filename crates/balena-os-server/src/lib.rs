@@ -26,6 +26,7 @@ pub mod cache;
 pub mod catalog;
 pub mod db;
 pub mod http;
+pub mod images;
 pub mod query;
 pub mod schema;
 pub mod time;

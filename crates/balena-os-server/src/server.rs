@@ -64,6 +64,7 @@ pub struct ServerBuilder {
     demo: bool,
     limits: QueryLimits,
     cache_bytes: Option<usize>,
+    images: crate::images::ImagesConfig,
 }
 
 impl ServerBuilder {
@@ -98,6 +99,13 @@ impl ServerBuilder {
     /// turns caching off.
     pub fn cache_bytes(mut self, bytes: usize) -> Self {
         self.cache_bytes = Some(bytes);
+        self
+    }
+
+    /// How the image endpoints are set up (image store, config.json
+    /// endpoints, limits).
+    pub fn images(mut self, images: crate::images::ImagesConfig) -> Self {
+        self.images = images;
         self
     }
 
@@ -149,12 +157,30 @@ impl ServerBuilder {
                 demo_key,
             });
         }
+        let images =
+            crate::images::ImageService::open(&data_dir, self.images.clone()).map_err(|e| {
+                ServerError::Io {
+                    context: "setting up the image endpoints".into(),
+                    source: std::io::Error::other(e),
+                }
+            })?;
+        let images = std::sync::Arc::new(images);
+        if bootstrap.as_ref().is_some_and(|b| b.demo_key.is_some()) {
+            images
+                .start_demo(catalog.db().clone())
+                .await
+                .map_err(|e| ServerError::Io {
+                    context: "installing the demo images".into(),
+                    source: std::io::Error::other(e),
+                })?;
+        }
         Ok(Server {
             state: AppState::new(
                 db,
                 self.limits,
                 self.cache_bytes.unwrap_or(crate::cache::DEFAULT_MAX_BYTES),
-            ),
+            )
+            .with_images(images),
             catalog,
             data_dir,
             bootstrap,
