@@ -265,16 +265,12 @@ fn closed_stdout_is_a_clean_exit() {
 }
 
 #[test]
-fn config_resolves_the_fleet_then_asks_for_the_config() {
+fn config_comes_from_the_server() {
     let api = api();
     // Anonymous callers do not see the demo organisation's private fleets.
     let out = bos(&["config", "demo/fleet-rpi4", "--version", "6.0.10+rev1"]);
     assert_clean_error(&out, 1, "application not found");
-    // With the demo key the fleet is found; the catalog server has no
-    // /download-config yet (the image endpoints are a separate issue), so
-    // the API's 404 is reported as such and nothing is written.
-    let dir = tempfile::tempdir().unwrap();
-    let target = dir.path().join("config.json");
+
     let out = bos(&[
         "config",
         "demo/fleet-rpi4",
@@ -284,22 +280,75 @@ fn config_resolves_the_fleet_then_asks_for_the_config() {
         &api.demo_key,
         "--wifi-ssid",
         "home",
+        "--wifi-key",
+        "secretpass",
+        "--dev",
+        "--poll-interval",
+        "15",
+        "--json",
+    ]);
+    let config = json_ok(&out);
+    assert_eq!(config["applicationId"], fleet_id("demo/fleet-rpi4"));
+    assert_eq!(config["deviceType"], "raspberrypi4-64");
+    assert_eq!(config["wifiSsid"], "home");
+    assert_eq!(config["wifiKey"], "secretpass");
+    assert_eq!(config["developmentMode"], true);
+    assert_eq!(config["appUpdatePollInterval"], 15 * 60_000);
+    assert!(
+        config["apiKey"].as_str().is_some_and(|k| !k.is_empty()),
+        "{config}"
+    );
+    assert_eq!(config["apiEndpoint"], api.url.as_str());
+
+    // Ethernet: no wifi keys. By numeric fleet id, pretty-printed.
+    let id = fleet_id("demo/fleet-rpi4").to_string();
+    let out = bos(&[
+        "config",
+        &id,
+        "--version",
+        "6.0.10+rev1",
+        "--api-key",
+        &api.demo_key,
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.starts_with("{\n  \""), "pretty JSON: {text}");
+    let plain: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert!(plain.get("wifiSsid").is_none(), "{plain}");
+    assert_eq!(plain["applicationId"], config["applicationId"]);
+
+    // -o: written atomically, a message on stderr, nothing on stdout.
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("config.json");
+    let out = bos(&[
+        "config",
+        "demo/kiosk-rpi3",
+        "--version",
+        "6.0.10+rev1",
+        "--api-key",
+        &api.demo_key,
         "-o",
         target.to_str().unwrap(),
     ]);
-    assert_clean_error(&out, 1, "POST /download-config failed with HTTP 404");
-    assert!(!target.exists());
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
-    // The key also comes from BALENA_API_KEY.
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out), "");
+    assert_eq!(stderr(&out), format!("wrote {}\n", target.display()));
+    let saved: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&target).unwrap()).unwrap();
+    assert_eq!(saved["applicationId"], fleet_id("demo/kiosk-rpi3"));
+    assert_eq!(saved["deviceType"], "raspberrypi3");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+
+    // The key also comes from BALENA_API_KEY, and from the balena CLI's token file.
     let mut c = cli();
     c.env("BALENA_API_KEY", &api.demo_key).args([
         "config",
         "demo/fleet-rpi4",
         "--version",
         "6.0.10+rev1",
+        "--json",
     ]);
-    assert_clean_error(&run(c), 1, "/download-config");
-    // And from the balena CLI's token file.
+    assert_eq!(json_ok(&run(c))["deviceType"], "raspberrypi4-64");
     let rc = tempfile::tempdir().unwrap();
     std::fs::write(rc.path().join("token"), format!("{}\n", api.demo_key)).unwrap();
     let mut c = cli();
@@ -308,8 +357,9 @@ fn config_resolves_the_fleet_then_asks_for_the_config() {
         "demo/fleet-rpi4",
         "--version",
         "6.0.10+rev1",
+        "--json",
     ]);
-    assert_clean_error(&run(c), 1, "/download-config");
+    assert_eq!(json_ok(&run(c))["deviceType"], "raspberrypi4-64");
     // A wrong key is refused by the server.
     let out = bos(&[
         "config",
@@ -321,4 +371,20 @@ fn config_resolves_the_fleet_then_asks_for_the_config() {
     ]);
     assert_eq!(code(&out), 1, "{}", stderr(&out));
     assert!(stderr(&out).contains("401"), "{}", stderr(&out));
+    // The server's own validation reaches the user: versions at or below
+    // 1.2.0 are refused.
+    let out = bos(&[
+        "config",
+        "demo/fleet-rpi4",
+        "--version",
+        "1.0.0",
+        "--api-key",
+        &api.demo_key,
+    ]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("/download-config failed with HTTP 400"),
+        "{}",
+        stderr(&out)
+    );
 }

@@ -227,6 +227,18 @@ fn dechunk(body: &str) -> String {
     out
 }
 
+/// The id of a demo fleet (read with the demo key).
+pub fn fleet_id(slug: &str) -> u64 {
+    let rows = rows(
+        &format!(
+            "/v7/application?$select=id&$filter={}",
+            enc(&format!("slug eq '{slug}'"))
+        ),
+        Some(&api().demo_key),
+    );
+    rows[0]["id"].as_u64().expect("fleet id")
+}
+
 /// Runs an SDK call against the demo server (the oracle for `--json`).
 pub fn sdk<T, F, Fut>(f: F) -> T
 where

@@ -445,29 +445,64 @@ fn fleet_config_comes_from_the_api() {
     let dir = tempfile::tempdir().unwrap();
     let image = build_image(dir.path());
     let before = std::fs::read(&image).unwrap();
-    // The version is read from the image's /os-release; the fleet is looked
-    // up with the demo key; the catalog server has no /download-config yet
-    // (image endpoints are a separate issue), so the API's 404 is reported
-    // and the image is untouched.
+    // Without credentials the private fleet is not found; the image is untouched.
     let out = bos(&[
         "configure",
         image.to_str().unwrap(),
         "--fleet",
-        "demo/fleet-rpi4",
+        "demo/kiosk-rpi3",
+    ]);
+    assert_clean_error(&out, 1, "application not found");
+    assert_eq!(std::fs::read(&image).unwrap(), before);
+
+    // The version comes from the image's /os-release, the device type from
+    // its device-type.json; the config from the server's /download-config.
+    let out = bos(&[
+        "configure",
+        image.to_str().unwrap(),
+        "--fleet",
+        "demo/kiosk-rpi3",
         "--api-key",
         &api.demo_key,
         "--wifi-ssid",
         "home",
+        "--wifi-key",
+        "secretpass",
+        "--dev",
+        "--poll-interval",
+        "20",
+        "--json",
     ]);
-    assert_clean_error(&out, 1, "POST /download-config failed with HTTP 404");
-    assert_eq!(std::fs::read(&image).unwrap(), before);
-    // Without credentials the private fleet is not found.
+    let report = json_ok(&out);
+    assert_eq!(report["osVersion"], "6.0.10+rev1");
+    let written: Value = serde_json::from_str(&mtype(&image, "config.json")).unwrap();
+    assert_eq!(written, report["config"]);
+    assert_eq!(written["applicationId"], fleet_id("demo/kiosk-rpi3"));
+    assert_eq!(written["deviceType"], "raspberrypi3");
+    assert_eq!(written["developmentMode"], true);
+    assert_eq!(written["appUpdatePollInterval"], 20 * 60_000);
+    assert!(written["apiKey"].as_str().is_some_and(|k| !k.is_empty()));
+    // Network keys became a keyfile.
+    assert!(written.get("wifiSsid").is_none(), "{written}");
+    let wifi = mtype(&image, "system-connections/balena-wifi-01");
+    assert!(
+        wifi.contains("\nssid=home\n") && wifi.contains("psk=secretpass"),
+        "{wifi}"
+    );
+    fsck_boot(&image, dir.path());
+
+    // A fleet of another device type is refused before anything is written.
+    let configured = std::fs::read(&image).unwrap();
     let out = bos(&[
         "configure",
         image.to_str().unwrap(),
         "--fleet",
-        "demo/fleet-rpi4",
+        "demo/kiosk-rpi3",
+        "--api-key",
+        &api.demo_key,
+        "--device-type",
+        "intel-nuc",
     ]);
-    assert_clean_error(&out, 1, "application not found");
-    assert_eq!(std::fs::read(&image).unwrap(), before);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert_eq!(std::fs::read(&image).unwrap(), configured);
 }

@@ -1,5 +1,6 @@
-//! `download` (and `download-size`) over real HTTP: the catalog queries go
-//! to the demo server, the image comes from the test's image server.
+//! `download` over real HTTP: from the catalog server's own `/download`
+//! (configured demo images), and from the test's image server for slow
+//! transfers, cut connections and exact query checks.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -137,14 +138,7 @@ fn every_download_option_reaches_the_request() {
     let api = api();
     let server = ImageServer::start(Behaviour::default());
     let dir = tempfile::tempdir().unwrap();
-    let fleet = rows(
-        &format!(
-            "/v7/application?$select=id&$filter={}",
-            enc("slug eq 'demo/fleet-rpi4'")
-        ),
-        Some(&api.demo_key),
-    );
-    let fleet_id = fleet[0]["id"].as_u64().expect("fleet id");
+    let fleet_id = fleet_id("demo/fleet-rpi4");
     let out = run(download_cmd(
         &server,
         dir.path(),
@@ -434,20 +428,116 @@ fn progress_bar_only_on_a_terminal() {
     );
 }
 
+/// The boot partition's file `name` inside a raw image file.
+fn boot_file(image: &Path, name: &str) -> Vec<u8> {
+    let file = std::fs::File::open(image).unwrap();
+    balena_sdk::image::read_boot_file(&file, name, None).unwrap()
+}
+
 #[test]
-fn download_size_reports_the_servers_answer() {
-    let server = ImageServer::start(Behaviour::default());
-    let size = files().gz.len() as u64;
-    let mut c = cli_at(&server.url);
-    c.args(["download-size", "raspberrypi3", "6.0.10+rev1", "--json"]);
-    assert_eq!(json_ok(&run(c)), Value::from(size));
-    let mut c = cli_at(&server.url);
-    c.args(["download-size", "raspberrypi3"]);
-    let out = run(c);
-    assert_eq!(code(&out), 0);
-    assert!(
-        stdout(&out).starts_with(&format!("{size} (")),
-        "{}",
-        stdout(&out)
+fn the_servers_configured_images() {
+    let api = api();
+    let dir = tempfile::tempdir().unwrap();
+    let latest = latest_default("raspberrypi3");
+    // A raw image configured for a fleet, with wifi and development mode.
+    let mut c = cli();
+    c.current_dir(dir.path()).args([
+        "download",
+        "raspberrypi3",
+        "--fleet",
+        "demo/kiosk-rpi3",
+        "--api-key",
+        &api.demo_key,
+        "--wifi-ssid",
+        "home",
+        "--wifi-key",
+        "secretpass",
+        "--dev",
+        "-o",
+        "kiosk.img",
+        "--json",
+    ]);
+    let report = json_ok(&run(c));
+    assert_eq!(report["version"], Value::from(latest.clone()));
+    assert_eq!(report["verification"], "length");
+    let image = dir.path().join("kiosk.img");
+    assert_eq!(
+        report["bytesWritten"],
+        std::fs::metadata(&image).unwrap().len()
     );
+    let config: Value = serde_json::from_slice(&boot_file(&image, "/config.json")).unwrap();
+    assert_eq!(config["applicationId"], fleet_id("demo/kiosk-rpi3"));
+    assert_eq!(config["deviceType"], "raspberrypi3");
+    assert_eq!(config["developmentMode"], true);
+    let wifi = String::from_utf8(boot_file(&image, "/system-connections/balena-wifi-01")).unwrap();
+    assert!(
+        wifi.contains("ssid=home") && wifi.contains("psk=secretpass"),
+        "{wifi}"
+    );
+    // Its OS version is the one asked for.
+    let os_release = String::from_utf8(boot_file(&image, "/os-release")).unwrap();
+    assert_eq!(
+        balena_sdk::image::os_version_from_os_release(&os_release).as_deref(),
+        Some(latest.as_str())
+    );
+
+    // gzip and zip: verified by the SDK and by the real tools.
+    let out = bos_in(
+        dir.path(),
+        &["download", "raspberrypi3", "--file-type", "gz"],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(stdout(&out).contains("checked: gzip"), "{}", stdout(&out));
+    let gz = dir.path().join(format!("raspberrypi3-{latest}.img.gz"));
+    let t = std::process::Command::new("gzip")
+        .arg("-t")
+        .arg(&gz)
+        .status()
+        .unwrap();
+    assert!(t.success());
+    let out = bos_in(
+        dir.path(),
+        &[
+            "download",
+            "raspberrypi3",
+            "--file-type",
+            "zip",
+            "-o",
+            "r.zip",
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(stdout(&out).contains("checked: zip"), "{}", stdout(&out));
+    let t = std::process::Command::new("unzip")
+        .arg("-tq")
+        .arg(dir.path().join("r.zip"))
+        .output()
+        .unwrap();
+    assert!(t.status.success(), "{t:?}");
+
+    // An image the server does not have: a clear failure, no file.
+    let out = bos_in(
+        dir.path(),
+        &[
+            "download",
+            "raspberrypi3",
+            "--version",
+            "2.0.0+rev1",
+            "-o",
+            "none.img",
+        ],
+    );
+    assert_clean_error(
+        &out,
+        1,
+        "no OS image found for device type raspberrypi3, version 2.0.0+rev1",
+    );
+    assert!(!dir.path().join("none.img").exists());
+    assert!(names_in(dir.path()).iter().all(|n| !n.ends_with(".part")));
+}
+
+fn bos_in(dir: &Path, args: &[&str]) -> std::process::Output {
+    let mut c = cli();
+    c.current_dir(dir).args(args);
+    run(c)
 }

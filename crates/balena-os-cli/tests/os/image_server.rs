@@ -1,11 +1,10 @@
-//! A small real HTTP server for download tests, in front of the demo
-//! catalog server: it serves one real image file (raw, gzip or zip, made
-//! with the real tools) at `/download` and its size at the download-size
-//! endpoint, and passes every other request (the `/v7` catalog queries the
-//! SDK makes first) through to the catalog server unchanged.
-//!
-//! The catalog server has no image endpoints yet (that is a separate
-//! issue); when it has, these tests should use it directly.
+//! A small real HTTP server in front of the demo catalog server, for the
+//! download cases the real server does not produce on demand: it serves
+//! one real image file (raw, gzip or zip, made with the real tools) at
+//! `/download` slowly, or cuts the connection mid-body, with or without
+//! `Range` support, and records the query strings it got. Every other
+//! request (the `/v7` catalog queries the SDK makes first) passes through
+//! to the catalog server unchanged.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -220,14 +219,6 @@ fn handle(mut conn: TcpStream, ctx: &Ctx) -> std::io::Result<()> {
     let target = head.split(' ').nth(1).unwrap_or("/").to_owned();
     if let Some(query) = target.strip_prefix("/download?") {
         return serve_download(conn, ctx, &head, query);
-    }
-    if target.starts_with("/device-types/v1/") && target.ends_with("/download-size") {
-        let body = format!("{{\"size\":{}}}", files().gz.len());
-        return write!(
-            conn,
-            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        );
     }
     ctx.passed.fetch_add(1, Ordering::SeqCst);
     pass_through(conn, &ctx.upstream, &head)

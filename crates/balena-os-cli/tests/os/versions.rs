@@ -312,14 +312,40 @@ fn max_version_resolves_aliases() {
 }
 
 #[test]
-fn download_size_needs_the_image_endpoint() {
-    // The catalog server has no image endpoints yet (a separate issue): the
-    // SDK's 404 mapping surfaces as a clear failure.
-    let out = bos(&["download-size", "raspberrypi3", "6.0.10+rev1"]);
+fn download_sizes_from_the_server() {
+    let latest = sdk(|b| async move {
+        b.os()
+            .get_max_satisfying_version("raspberrypi3", "latest", None)
+            .await
+            .expect("SDK call")
+            .expect("a version")
+    });
+    let expected = {
+        let v = latest.clone();
+        sdk(|b| async move {
+            b.os()
+                .get_download_size("raspberrypi3", &v)
+                .await
+                .expect("SDK call")
+        })
+    };
+    assert!(expected > 0);
+    let out = bos(&["download-size", "raspberrypi3", &latest, "--json"]);
+    assert_eq!(json_ok(&out), Value::from(expected));
+    // `latest` is the default and is resolved by the server.
+    let out = bos(&["download-size", "raspberrypi3"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stdout(&out).starts_with(&format!("{expected} (")),
+        "{}",
+        stdout(&out)
+    );
+    // An image the server does not have.
+    let out = bos(&["download-size", "raspberrypi3", "2.0.0+rev1"]);
     assert_clean_error(
         &out,
         1,
-        "no OS image found for device type raspberrypi3, version 6.0.10+rev1",
+        "no OS image found for device type raspberrypi3, version 2.0.0+rev1",
     );
     assert_eq!(stdout(&out), "");
 }
