@@ -62,6 +62,11 @@ pub struct ConfigureArgs {
     /// Default gateway (with --ip and --netmask).
     #[arg(long, value_name = "ADDR", requires_all = ["ip", "netmask"])]
     pub gateway: Option<Ipv4Addr>,
+    /// A NetworkManager keyfile to add verbatim (e.g. a static IP on
+    /// ethernet), written as `system-connections/connection-NN`
+    /// (repeatable).
+    #[arg(long = "connection", value_name = "FILE")]
+    pub connections: Vec<PathBuf>,
     /// The device type to write into config.json; it must match the image's
     /// device-type.json (slug or alias) when the image has one.
     #[arg(long, value_name = "SLUG", value_parser = parse_text)]
@@ -76,8 +81,8 @@ pub struct ConfigureArgs {
 const CONFIGURE_HELP: &str = "\
 Where the configuration comes from: --config FILE, else the fleet's config
 from the API (--fleet), else the image's current /config.json (to add wifi or
-a static IP to an image as it is). --wifi-*, --ip/--netmask/--gateway and
---device-type are applied on top.
+a static IP to an image as it is). --wifi-*, --ip/--netmask/--gateway,
+--connection and --device-type are applied on top.
 
 Examples:
   balena-os config myorg/myfleet --version 6.0.10+rev1 -o config.json
@@ -85,6 +90,7 @@ Examples:
   balena-os configure balena.img --fleet myorg/myfleet --api-key KEY
   balena-os configure balena.img --wifi-ssid home --wifi-key secretpass \\
       --ip 192.168.1.50 --netmask 24 --gateway 192.168.1.1
+  balena-os configure balena.img --connection static-eth0.nmconnection
 
 The image is validated completely (partition table, boot partition, FAT file
 system, device type, configuration) before the first byte is written, and is
@@ -183,6 +189,7 @@ impl ConfigureArgs {
             || self.fleet.is_some()
             || self.wifi_ssid.is_some()
             || self.ip.is_some()
+            || !self.connections.is_empty()
             || self.device_type.is_some();
         if !anything {
             return Err(usage(
@@ -316,6 +323,16 @@ pub async fn run(args: ConfigureArgs) -> anyhow::Result<()> {
     }
 
     let mut cfg = Configuration::new(config.clone()).context("invalid configuration")?;
+    for path in &args.connections {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading the keyfile {}", path.display()))?;
+        cfg = cfg
+            .with_network(NetworkEntry {
+                configuration: Some(text),
+                ..NetworkEntry::default()
+            })
+            .with_context(|| format!("the keyfile {}", path.display()))?;
+    }
     if let Some(hint) = info
         .device_type
         .as_ref()

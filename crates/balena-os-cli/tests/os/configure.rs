@@ -285,6 +285,33 @@ fn the_images_own_config_with_a_static_ip_and_a_json_report() {
 }
 
 #[test]
+fn raw_keyfiles_for_ethernet() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = build_image(dir.path());
+    let keyfile = dir.path().join("eth0.nmconnection");
+    let content = "[connection]\nid=static-eth0\ntype=ethernet\ninterface-name=eth0\n\n[ipv4]\naddress1=192.168.1.50/24,192.168.1.1\ndns=8.8.8.8;\nmethod=manual\n";
+    std::fs::write(&keyfile, content).unwrap();
+    let (out, _) = configure(&[
+        image.to_str().unwrap(),
+        "--connection",
+        keyfile.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("/system-connections/connection-01"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(mtype(&image, "system-connections/connection-01"), content);
+    fsck_boot(&image, dir.path());
+    // An unreadable keyfile: status 1, image as it was.
+    let before = std::fs::read(&image).unwrap();
+    let (out, _) = configure(&[image.to_str().unwrap(), "--connection", "/nonexistent/x"]);
+    assert_clean_error(&out, 1, "reading the keyfile /nonexistent/x");
+    assert_eq!(std::fs::read(&image).unwrap(), before);
+}
+
+#[test]
 fn dry_run_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let image = build_image(dir.path());
