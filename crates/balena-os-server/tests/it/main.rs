@@ -5,6 +5,7 @@ mod bad_input;
 mod caching;
 mod common;
 mod conformance;
+mod images;
 mod import;
 mod js_sdk;
 mod rust_sdk;
