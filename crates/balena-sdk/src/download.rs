@@ -729,9 +729,19 @@ where
         path: path.to_path_buf(),
         source,
     };
-    let tmp = tempfile::Builder::new()
-        .prefix(&format!(".{file_name}."))
-        .suffix(".part")
+    let prefix = format!(".{file_name}.");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".part");
+    // tempfile creates files readable by the owner only, and the final
+    // rename keeps that mode. A downloaded image is not a secret: give it
+    // the mode curl, wget and the balena CLI give theirs (0644 under the
+    // usual umask).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o644));
+    }
+    let tmp = builder
         .tempfile_in(&dir)
         .map_err(|e| io("creating a temporary file for", e))?;
     let std_file = tmp.as_file().try_clone().map_err(|e| io("opening", e))?;

@@ -207,6 +207,14 @@ async fn resumes_a_cut_transfer_with_range_and_if_range() {
         (Some(300_000), 300_000, Some(100.0))
     );
     assert_eq!(leftovers(dir.path()), vec!["raspberrypi3.img".to_owned()]);
+    // The finished image is world-readable like any downloaded file, not
+    // owner-only like the temporary file it was written to.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o644);
+    }
 }
 
 #[tokio::test]
