@@ -1,0 +1,340 @@
+//! `/device-types/v1…`, download sizes and `/download`: lookups (slug or
+//! alias, `latest`, version forms, image types), visibility, and every
+//! error answer as a JSON message.
+
+use serde_json::{Value, json};
+
+use super::util::{Got, app_id, builds, get, images_dir, mtype};
+use crate::common::{Backend, TestServer};
+
+fn err(got: &Got) -> (u16, String) {
+    (got.status, got.message())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn device_types_sizes_and_download_errors() {
+    let server = TestServer::start(Backend::Sqlite, true).await;
+    let key = server.demo_key.clone().expect("demo key");
+    let admin = server.admin_key.clone().expect("admin key");
+
+    // device-type.json of every visible device type, by slug or alias.
+    let all = get(&server, "/device-types/v1", None).await;
+    assert_eq!(all.status, 200);
+    let list = all.json();
+    let slugs: Vec<&str> = list
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|d| d["slug"].as_str())
+        .collect();
+    assert!(slugs.windows(2).all(|w| w[0] < w[1]), "sorted by slug");
+    assert!(slugs.contains(&"raspberrypi3") && slugs.contains(&"intel-nuc"));
+    assert!(
+        !slugs.contains(&"imx8mm-lpddr4-evk"),
+        "private device types are hidden"
+    );
+    let with_admin = get(&server, "/device-types/v1", Some(&admin)).await.json();
+    assert_eq!(with_admin.as_array().map(Vec::len), Some(slugs.len() + 1));
+    let nuc = get(&server, "/device-types/v1/nuc", None).await;
+    assert_eq!(nuc.status, 200);
+    let nuc = nuc.json();
+    assert_eq!(nuc["slug"], "intel-nuc");
+    assert_eq!(nuc["aliases"], json!(["nuc"]));
+    assert_eq!(
+        nuc["configuration"]["config"]["partition"],
+        json!({"primary": 1})
+    );
+    assert_eq!(nuc["options"][0]["name"], "network");
+    assert_eq!(
+        err(&get(&server, "/device-types/v1/no-such-dt", None).await),
+        (404, "Unknown device type no-such-dt".to_owned())
+    );
+    assert_eq!(
+        err(&get(&server, "/device-types/v1/bad%20name", None).await),
+        (400, "Invalid device type".to_owned())
+    );
+    assert_eq!(
+        get(&server, "/device-types/v1/imx8mm-lpddr4-evk", None)
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        get(&server, "/device-types/v1/imx8mm-lpddr4-evk", Some(&admin))
+            .await
+            .status,
+        200
+    );
+
+    // Sizes: alias and latest resolution; 404 for unknown versions.
+    let size = get(
+        &server,
+        "/device-types/v1/nuc/images/latest/download-size",
+        None,
+    )
+    .await;
+    assert_eq!(size.status, 200, "{}", String::from_utf8_lossy(&size.body));
+    assert!(size.json()["size"].as_u64().is_some_and(|s| s > 1000));
+    let build = builds(&images_dir(&server), "intel-nuc")
+        .pop()
+        .expect("build");
+    // Once an image exists, the stored device-type.json carries its buildId.
+    let stored = get(&server, "/device-types/v1/intel-nuc", None)
+        .await
+        .json();
+    assert_eq!(stored["buildId"], json!(build));
+    assert_eq!(
+        err(&get(
+            &server,
+            "/device-types/v1/raspberrypi3/images/9.9.9/download-size",
+            None
+        )
+        .await),
+        (
+            404,
+            "Device raspberrypi3 not found for 9.9.9 version".to_owned()
+        )
+    );
+    assert_eq!(
+        err(&get(
+            &server,
+            "/device-types/v1/raspberrypi3/images/not-a-version/download-size",
+            None
+        )
+        .await),
+        (
+            404,
+            "Device raspberrypi3 not found for not-a-version version".to_owned()
+        )
+    );
+    assert_eq!(
+        err(&get(
+            &server,
+            "/device-types/v1/no-such-dt/images/latest/download-size",
+            None
+        )
+        .await),
+        (404, "Unknown device type no-such-dt".to_owned())
+    );
+
+    // /download errors.
+    let dl = |q: &str| format!("/download?{q}");
+    assert_eq!(
+        err(&get(&server, &dl("deviceType=no-such-dt&version=latest"), None).await),
+        (404, "Unknown device type no-such-dt".to_owned())
+    );
+    assert_eq!(
+        err(&get(&server, &dl("deviceType=raspberrypi3&version=9.9.9"), None).await),
+        (
+            404,
+            "No image found for device type raspberrypi3 and version 9.9.9".to_owned()
+        )
+    );
+    assert_eq!(
+        err(&get(
+            &server,
+            &dl("deviceType=raspberrypi3&version=latest&imageType=flasher"),
+            None
+        )
+        .await),
+        (
+            404,
+            "No image found for device type raspberrypi3, version latest, and image type flasher"
+                .to_owned()
+        )
+    );
+    assert_eq!(
+        get(
+            &server,
+            &dl("deviceType=raspberrypi3&version=latest&fileType=.tar"),
+            None
+        )
+        .await
+        .status,
+        400
+    );
+    assert_eq!(
+        get(
+            &server,
+            &dl("deviceType=raspberrypi3&version=latest&imageType=installer"),
+            None
+        )
+        .await
+        .status,
+        400
+    );
+    assert_eq!(
+        get(&server, &dl("version=latest"), None).await.status,
+        400,
+        "deviceType is required"
+    );
+    assert_eq!(
+        get(
+            &server,
+            &dl("deviceType=raspberrypi3&version=latest&appId=abc"),
+            None
+        )
+        .await
+        .status,
+        400
+    );
+    let bad_wifi = get(
+        &server,
+        &dl("deviceType=raspberrypi3&version=latest&network=wifi&wifiSsid=x&wifiKey=short"),
+        None,
+    )
+    .await;
+    assert_eq!(bad_wifi.status, 400, "WPA keys are 8 to 63 characters");
+    assert!(
+        bad_wifi.message().contains("wifiKey"),
+        "{}",
+        bad_wifi.message()
+    );
+    let kiosk = app_id(&server, "demo/kiosk-rpi3", &key).await;
+    let secret = app_id(&server, "acme/secret-fleet", &admin).await;
+    assert_eq!(
+        get(
+            &server,
+            &dl(&format!(
+                "deviceType=raspberrypi3&version=latest&appId={kiosk}"
+            )),
+            None
+        )
+        .await
+        .status,
+        401,
+        "a fleet config needs a user"
+    );
+    assert_eq!(
+        get(
+            &server,
+            &dl(&format!(
+                "deviceType=raspberrypi4-64&version=latest&appId={secret}"
+            )),
+            Some(&key)
+        )
+        .await
+        .status,
+        404,
+        "another organisation's fleet"
+    );
+    assert_eq!(
+        get(
+            &server,
+            &dl("deviceType=imx8mm-lpddr4-evk&version=latest"),
+            None
+        )
+        .await
+        .status,
+        404,
+        "private device type"
+    );
+    assert_eq!(
+        get(
+            &server,
+            "/download?deviceType=raspberrypi3&version=latest",
+            Some("not-a-key")
+        )
+        .await
+        .status,
+        401
+    );
+
+    // Image types: generic-amd64's default image is a flasher, with a raw
+    // image beside it.
+    let flasher = get(
+        &server,
+        &dl("deviceType=generic-amd64&version=latest&imageType=flasher&fileType=.zip"),
+        None,
+    )
+    .await;
+    assert_eq!(flasher.status, 200);
+    let default = get(
+        &server,
+        &dl("deviceType=generic-amd64&version=latest&fileType=.zip"),
+        None,
+    )
+    .await;
+    assert!(
+        default.body == flasher.body,
+        "the default image is the flasher"
+    );
+    let raw = get(
+        &server,
+        &dl("deviceType=generic-amd64&version=latest&imageType=raw"),
+        None,
+    )
+    .await;
+    assert_eq!(raw.status, 200);
+    let label = |img: &[u8]| {
+        let boot = balena_image::find_boot_partition(img, None).expect("boot");
+        format!("{:?}", boot.found_by)
+    };
+    assert!(
+        label(&raw.body).contains("resin-boot"),
+        "{}",
+        label(&raw.body)
+    );
+    let flasher_img = super::util::unzip(&flasher.body).0;
+    assert!(
+        label(&flasher_img).contains("flash-boot"),
+        "{}",
+        label(&flasher_img)
+    );
+    let raw_size = get(
+        &server,
+        &dl("deviceType=intel-nuc&version=latest&imageType=raw"),
+        None,
+    )
+    .await;
+    assert_eq!(raw_size.status, 404, "intel-nuc has no raw image");
+
+    // Version forms: a leading v, and .dev on a unified release meaning
+    // development mode.
+    let build = builds(&images_dir(&server), "raspberrypi3")
+        .pop()
+        .expect("build");
+    let v = get(
+        &server,
+        &dl(&format!(
+            "deviceType=raspberrypi3&version=v{}",
+            build.replace('+', "%2B")
+        )),
+        None,
+    )
+    .await;
+    assert_eq!(v.status, 200);
+    let release: Value = {
+        let (_, body) = server
+            .get(
+                &format!(
+                    "/v7/release?$select=raw_version,variant&$filter=raw_version%20eq%20%27{}%27",
+                    build.replace('+', "%2B")
+                ),
+                None,
+            )
+            .await;
+        body["d"][0].clone()
+    };
+    if release["variant"] == "" && !build.contains('-') {
+        let dev = get(
+            &server,
+            &dl(&format!(
+                "deviceType=raspberrypi3&version={}.dev",
+                build.replace('+', "%2B")
+            )),
+            None,
+        )
+        .await;
+        assert_eq!(dev.status, 200);
+        let cfg: Value = serde_json::from_slice(&mtype(&dev.body, "config.json")).expect("json");
+        assert_eq!(cfg["developmentMode"], true, "{cfg}");
+        assert!(
+            dev.header("content-disposition")
+                .is_some_and(|d| d.contains("-dev")),
+            "{:?}",
+            dev.header("content-disposition")
+        );
+    }
+    server.stop().await;
+}

@@ -1,0 +1,348 @@
+//! Importing images (`admin import-image`'s library side) into a local store
+//! and into an S3-compatible bucket (moto on loopback), then serving them.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::Arc;
+
+use balena_image::demo::DemoSpec;
+use balena_image::import::Artifact;
+use balena_os_server::Server;
+use balena_os_server::catalog::import::BucketSource;
+use balena_os_server::images::ImagesConfig;
+use balena_os_server::images::import::{ImportRequest, import};
+use balena_os_server::images::store::ImageStore;
+use object_store::aws::AmazonS3Builder;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt};
+use serde_json::json;
+use tokio::sync::oneshot;
+
+use super::util::{get, gunzip, raw_client};
+use crate::common::{Backend, TestServer};
+
+/// A demo image for `slug` in `dir`, in the form `kind` (`img`, `gz`, `zip`).
+fn image_file(dir: &Path, slug: &str, version: &str, kind: &str) -> (std::path::PathBuf, Vec<u8>) {
+    let raw_path = dir.join(format!("{slug}.img"));
+    let entry = balena_os_server::images::device_types::embedded_entry(slug).expect("known slug");
+    DemoSpec::from_catalog_entry(entry)
+        .expect("spec")
+        .os_version(version)
+        .build()
+        .expect("demo")
+        .write_to_path(&raw_path)
+        .expect("write");
+    let raw = std::fs::read(&raw_path).expect("read");
+    let path = match kind {
+        "gz" => {
+            let out = std::process::Command::new("gzip")
+                .args(["-k", "-f"])
+                .arg(&raw_path)
+                .status()
+                .expect("gzip");
+            assert!(out.success());
+            dir.join(format!("{slug}.img.gz"))
+        }
+        "zip" => {
+            let zip = dir.join(format!("{slug}.zip"));
+            let out = std::process::Command::new("zip")
+                .current_dir(dir)
+                .args(["-q", "-j"])
+                .arg(&zip)
+                .arg(&raw_path)
+                .status()
+                .expect("zip");
+            assert!(out.success());
+            zip
+        }
+        _ => raw_path,
+    };
+    (path, raw)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_image_into_the_local_store() {
+    let server = TestServer::start(Backend::Sqlite, false).await;
+    let store = ImageStore::local(server.data.path().join("images"));
+    let work = tempfile::tempdir().expect("tempdir");
+    let (zip, raw) = image_file(work.path(), "raspberrypi3", "7.1.2", "zip");
+    let request = ImportRequest {
+        input: zip.clone(),
+        device_type: "raspberrypi3".into(),
+        version: "7.1.2".into(),
+        image_type: None,
+        device_type_json: None,
+        force: false,
+    };
+    // The catalog has no raspberrypi3 yet: the image's device-type.json
+    // creates it, with the host app and the release.
+    let report = import(&server.catalog, &store, &request)
+        .await
+        .expect("import");
+    assert_eq!(report.build, "7.1.2");
+    assert_eq!(report.image_bytes, raw.len() as u64);
+    assert_eq!(report.catalog.device_types_created, 1);
+    assert_eq!(report.catalog.releases_created, 1);
+    let (status, body) = server
+        .get(
+            "/v7/release?$select=raw_version&$filter=belongs_to__application/any(a:a/slug%20eq%20%27balena_os%2Fraspberrypi3%27)",
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["d"], json!([{"raw_version": "7.1.2"}]));
+    let size = get(
+        &server,
+        "/device-types/v1/raspberrypi3/images/7.1.2/download-size",
+        None,
+    )
+    .await;
+    assert_eq!(size.json()["size"], json!(report.compressed_bytes));
+    let gz = get(
+        &server,
+        "/download?deviceType=raspberrypi3&version=7.1.2&fileType=.gz",
+        None,
+    )
+    .await;
+    assert_eq!(gz.status, 200);
+    assert!(
+        gunzip(&gz.body) == raw,
+        "the served image is the imported one"
+    );
+    // Again: refused without --force, accepted with it; the catalog is unchanged.
+    let again = import(&server.catalog, &store, &request).await;
+    assert!(again.is_err_and(|e| e.to_string().contains("--force")));
+    let (gz_path, _) = image_file(work.path(), "raspberrypi3", "7.1.2", "gz");
+    let forced = import(
+        &server.catalog,
+        &store,
+        &ImportRequest {
+            input: gz_path,
+            force: true,
+            ..request.clone()
+        },
+    )
+    .await
+    .expect("forced import");
+    assert_eq!(forced.catalog.releases_created, 0);
+    assert_eq!(forced.catalog.releases_unchanged, 1);
+    // A version that is not one.
+    let bad = import(
+        &server.catalog,
+        &store,
+        &ImportRequest {
+            version: "latest".into(),
+            ..request.clone()
+        },
+    )
+    .await;
+    assert!(bad.is_err());
+    // An ESR version goes to the ESR host app; a raw variant beside it.
+    let (img, _) = image_file(work.path(), "raspberrypi3", "2025.1.0", "img");
+    let esr = import(
+        &server.catalog,
+        &store,
+        &ImportRequest {
+            input: img,
+            version: "2025.1.0".into(),
+            image_type: Some(balena_os_server::images::ImageType::Raw),
+            ..request.clone()
+        },
+    )
+    .await
+    .expect("esr import");
+    assert_eq!(esr.manifest, Artifact::Raw.manifest_name());
+    let (_, body) = server
+        .get(
+            "/v7/application?$select=slug&$expand=application_tag($select=tag_key,value)&$filter=slug%20eq%20%27balena_os%2Fraspberrypi3-esr%27",
+            None,
+        )
+        .await;
+    assert_eq!(
+        body["d"][0]["application_tag"],
+        json!([{"tag_key": "release-policy", "value": "esr"}])
+    );
+    let got = get(
+        &server,
+        "/download?deviceType=raspberrypi3&version=2025.1.0&imageType=raw&fileType=.gz",
+        None,
+    )
+    .await;
+    assert_eq!(got.status, 200);
+    server.stop().await;
+}
+
+/// A moto S3 server on a free loopback port, stopped on drop.
+struct Moto {
+    child: tokio::process::Child,
+    endpoint: String,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+    }
+}
+
+async fn moto() -> Moto {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let child = tokio::process::Command::new("moto_server")
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("moto_server is needed for the S3 tests (pip install 'moto[server]'): {e}")
+        });
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    for _ in 0..100 {
+        if client.get(&endpoint).send().await.is_ok() {
+            return Moto { child, endpoint };
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("moto_server did not start on {endpoint}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn images_in_an_s3_bucket() {
+    let moto = moto().await;
+    let created = reqwest::Client::new()
+        .put(format!("{}/balena-img", moto.endpoint))
+        .send()
+        .await
+        .expect("create bucket");
+    assert!(created.status().is_success());
+    let source = BucketSource::S3 {
+        bucket: "balena-img".into(),
+        prefix: "images".into(),
+        endpoint: Some(moto.endpoint.clone()),
+        region: None,
+        access_key_id: Some("test".into()),
+        secret_access_key: Some("test".into()),
+        allow_http: true,
+    };
+    let data = tempfile::tempdir().expect("data");
+    let builder = || {
+        Server::builder()
+            .data_dir(data.path())
+            .images(ImagesConfig {
+                store: Some(source.clone()),
+                ..ImagesConfig::default()
+            })
+    };
+    // Import through the operator path into the bucket.
+    let catalog = builder().open_catalog().await.expect("catalog");
+    let store = ImageStore::from_source(&source).expect("store");
+    let work = tempfile::tempdir().expect("tempdir");
+    let (gz, raw) = image_file(work.path(), "generic-amd64", "6.8.1", "gz");
+    let report = import(
+        &catalog,
+        &store,
+        &ImportRequest {
+            input: gz,
+            device_type: "generic-amd64".into(),
+            version: "6.8.1".into(),
+            image_type: None,
+            device_type_json: None,
+            force: false,
+        },
+    )
+    .await
+    .expect("import into S3");
+    catalog.db().close().await;
+    // The bucket holds the release folder, complete (no IGNORE).
+    let s3: Arc<dyn ObjectStore> = Arc::new(
+        AmazonS3Builder::new()
+            .with_bucket_name("balena-img")
+            .with_region("us-east-1")
+            .with_endpoint(&moto.endpoint)
+            .with_allow_http(true)
+            .with_access_key_id("test")
+            .with_secret_access_key("test")
+            .build()
+            .expect("s3 client"),
+    );
+    let manifest = s3
+        .get(&ObjectPath::from("images/generic-amd64/6.8.1/image.json"))
+        .await
+        .expect("manifest in the bucket");
+    assert!(manifest.meta.size > 0);
+    assert!(
+        s3.head(&ObjectPath::from("images/generic-amd64/6.8.1/IGNORE"))
+            .await
+            .is_err()
+    );
+
+    // Serve from the bucket.
+    let server = builder().build().await.expect("server");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        server
+            .serve(listener, async {
+                let _ = stopped.await;
+            })
+            .await
+            .expect("serve");
+    });
+    let client = raw_client();
+    let size: serde_json::Value = client
+        .get(format!(
+            "{url}/device-types/v1/generic-amd64/images/latest/download-size"
+        ))
+        .send()
+        .await
+        .expect("size")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(size["size"], json!(report.compressed_bytes));
+    let gz = client
+        .get(format!(
+            "{url}/download?deviceType=generic-amd64&version=6.8.1&fileType=.gz"
+        ))
+        .send()
+        .await
+        .expect("download");
+    assert_eq!(gz.status(), 200);
+    let gz = gz.bytes().await.expect("body");
+    assert!(gunzip(&gz) == raw);
+    let img = client
+        .get(format!(
+            "{url}/download?deviceType=generic-amd64&version=6.8.1&developmentMode=true"
+        ))
+        .send()
+        .await
+        .expect("download");
+    assert_eq!(img.status(), 200);
+    let etag = img
+        .headers()
+        .get("etag")
+        .and_then(|v| v.to_str().ok())
+        .expect("etag")
+        .to_owned();
+    let img = img.bytes().await.expect("body");
+    assert_eq!(img.len(), raw.len());
+    let part = client
+        .get(format!(
+            "{url}/download?deviceType=generic-amd64&version=6.8.1&developmentMode=true"
+        ))
+        .header("range", "bytes=1000000-1999999")
+        .header("if-range", &etag)
+        .send()
+        .await
+        .expect("range");
+    assert_eq!(part.status(), 206);
+    assert!(part.bytes().await.expect("body") == img[1_000_000..2_000_000]);
+    let _ = stop.send(());
+    task.await.expect("server task");
+}
