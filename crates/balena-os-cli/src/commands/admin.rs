@@ -43,6 +43,10 @@ pub enum AdminCommand {
         /// Directory or s3:// URL.
         source: String,
     },
+    /// Import a balenaOS image file (raw, .img.gz or .zip) for a device type
+    /// and version into the image store, and create the release in the
+    /// catalog. Prints what was done as JSON.
+    ImportImage(super::image_server::ImportImageArgs),
     /// Load a JSON dump of `/v7` rows (as another balena API printed them,
     /// e.g. the `rows` of open-balena-api-seed.json) into an empty catalog.
     LoadRows {
@@ -136,7 +140,12 @@ async fn open(storage: &StorageArgs) -> anyhow::Result<Catalog> {
 /// Runs an admin command.
 pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
     let catalog = open(&args.storage).await?;
-    let result = run_on(&catalog, args.command).await;
+    let result = match args.command {
+        AdminCommand::ImportImage(import) => {
+            super::image_server::import_image(&catalog, Some(&args.storage.data), &import).await
+        }
+        command => run_on(&catalog, command).await,
+    };
     catalog.db().close().await;
     result
 }
@@ -200,6 +209,9 @@ async fn run_on(catalog: &Catalog, command: AdminCommand) -> anyhow::Result<()> 
             let source = BucketSource::parse(&source)?;
             let report = catalog.import_bucket(&source).await?;
             println!("{}", serde_json::to_string_pretty(&report)?);
+        }
+        AdminCommand::ImportImage(import) => {
+            super::image_server::import_image(catalog, None, &import).await?;
         }
         AdminCommand::LoadRows { file } => {
             let text = std::fs::read_to_string(&file)

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod completions;
 pub mod configure;
+pub mod image_server;
 pub mod os;
 pub mod output;
 pub mod serve;

@@ -27,6 +27,8 @@ pub struct ServeArgs {
     /// Log as JSON lines instead of text.
     #[arg(long)]
     pub log_json: bool,
+    #[command(flatten)]
+    pub images: super::image_server::ImageServerArgs,
 }
 
 fn init_logging(json: bool) {
@@ -74,6 +76,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(url) = &args.storage.database_url {
         builder = builder.database_url(url);
     }
+    builder = builder.images(args.images.config()?);
     let server = builder.build().await.context("starting the server")?;
     if let Some(b) = server.bootstrap() {
         tracing::warn!(
