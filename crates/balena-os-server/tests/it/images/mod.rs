@@ -4,5 +4,6 @@
 mod config;
 mod downloads;
 mod errors;
+mod js;
 mod stores;
 mod util;
