@@ -72,7 +72,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     init_logging(args.log_json);
     let mut builder = Server::builder()
         .data_dir(&args.storage.data)
-        .demo(args.demo);
+        .demo(args.demo)
+        .cache_bytes(args.cache_mb.saturating_mul(1024 * 1024));
     if let Some(url) = &args.storage.database_url {
         builder = builder.database_url(url);
     }
