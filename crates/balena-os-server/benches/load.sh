@@ -13,7 +13,11 @@
 #      getAllOsVersions URL for 3 device types, 16 connections, no
 #      Accept-Encoding (as the recorded open-balena-api run), anonymous and
 #      with a user API key; compared with open-balena-api's 437.9 and
-#      301.3 req/s.
+#      301.3 req/s;
+#   3. the SDKs end to end against the same server in the same run:
+#      getAllOsVersions for those 3 device types (seed) and for the 20
+#      (synthetic), JavaScript SDK (tests/js/sdk-bench.js) vs the Rust SDK
+#      (examples/sdk-e2e.rs), sequential calls, SDK caches bypassed.
 # Prints markdown table rows. Needs wrk, and PostgreSQL server binaries
 # unless SKIP_POSTGRES=1 (it re-runs itself under scripts/with-postgres).
 set -euo pipefail
@@ -27,9 +31,12 @@ fi
 DURATION=${DURATION:-20s}
 TARGET=${CARGO_TARGET_DIR:-$root/target}
 command -v wrk >/dev/null || { echo "load.sh: wrk is needed (apt-get install wrk)" >&2; exit 2; }
-cargo build --release -q -p balena-os-cli -p balena-os-server --example bench-catalog
+cargo build --release -q -p balena-os-cli -p balena-os-server --bins --example bench-catalog --example sdk-e2e
 BIN=$TARGET/release/balena-os
 GEN=$TARGET/release/examples/bench-catalog
+E2E=$TARGET/release/examples/sdk-e2e
+JS=$root/crates/balena-os-server/tests/js
+[ -f "$JS/node_modules/balena-sdk/package.json" ] || (cd "$JS" && npm ci --no-audit --no-fund >/dev/null)
 SEED=$root/../shared/conformance/open-balena-api-seed.json
 
 work=$(mktemp -d /tmp/balena-os-load.XXXXXX)
@@ -62,6 +69,11 @@ start() {
     sleep 0.1
   done
   base=$(head -1 "$work/url")
+  if [ -z "$base" ]; then
+    echo "load.sh: the server did not start; its log:" >&2
+    tail -20 "$work/server.log" >&2
+    exit 1
+  fi
 }
 
 stop() {
@@ -92,6 +104,21 @@ bench() {
   p99=$(ms "$(echo "$out" | awk '$1 == "99%" {print $2}')")
   errors=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
   printf '| %s | %s | %s | %s | %s | %s |\n' "$label" "$conns" "$rps" "$p50" "$p99" "${errors:-0}"
+}
+
+sdk_rows=()
+# sdk LABEL DEVICE_TYPE...: JavaScript vs Rust SDK, per call, on $base.
+sdk() {
+  local label=$1; shift
+  local js rs
+  js=$(cd "$JS" && node sdk-bench.js "$base" 200 "$@")
+  rs=$("$E2E" "$base" 200 "$@")
+  sdk_rows+=("$(python3 -c "
+import json, sys
+js, rs = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+assert js['versions'] == rs['versions'], (js, rs)
+print('| %s | %d | %.2f | %.2f | %.1fx |' % (sys.argv[3], rs['versions'], js['ms_per_call'], rs['ms_per_call'], js['ms_per_call'] / rs['ms_per_call']))
+" "$js" "$rs" "$label")")
 }
 
 host_app_url() {
@@ -132,6 +159,8 @@ for backend in "${backends[@]}"; do
     label="$backend, 50x300 catalog, host-app query for 20 device types, gzip, cache $([ "$cache" = 0 ] && echo off || echo on)"
     bench "$label, anonymous" 64 "$base$synthetic_path" -H 'Accept-Encoding: gzip'
     bench "$label, user API key" 64 "$base$synthetic_path" -H 'Accept-Encoding: gzip' -H "Authorization: Bearer $key"
+    # shellcheck disable=SC2086
+    [ "$cache" != 0 ] && sdk "$backend, getAllOsVersions(20 device types), 50x300 catalog" $twenty
     stop
   done
 
@@ -147,6 +176,12 @@ for backend in "${backends[@]}"; do
     label="$backend, open-balena-api seed, getAllOsVersions(3 device types), cache $([ "$cache" = 0 ] && echo off || echo on)"
     bench "$label, anonymous (open-balena-api: 437.9 req/s)" 16 "$base$seed_path"
     bench "$label, user API key (open-balena-api: 301.3 req/s)" 16 "$base$seed_path" -H "Authorization: Bearer $key"
+    [ "$cache" != 0 ] && sdk "$backend, getAllOsVersions(3 device types), open-balena-api seed" intel-nuc raspberrypi3 raspberrypi4-64
     stop
   done
 done
+
+echo
+echo "| SDK end to end | versions | JavaScript ms/call | Rust ms/call | Rust speed-up |"
+echo "|---|---|---|---|---|"
+printf '%s\n' "${sdk_rows[@]}"
