@@ -26,9 +26,11 @@ use flate2::{Decompress, FlushDecompress, Status};
 use tokio::sync::mpsc;
 
 /// Bytes per chunk handed to the HTTP stack.
-pub const CHUNK: usize = 256 * 1024;
+pub const CHUNK: usize = 128 * 1024;
 /// Chunks buffered per producer (or per part being inflated).
 pub const QUEUE: usize = 2;
+/// Chunk buffers kept for reuse (at most `POOL * CHUNK` bytes idle).
+const POOL: usize = 128;
 /// Input buffer of an inflater.
 const INPUT: usize = 64 * 1024;
 
@@ -39,6 +41,50 @@ static ACTIVE_RAW: AtomicUsize = AtomicUsize::new(0);
 
 type Tx = mpsc::Sender<io::Result<Bytes>>;
 type Rx = mpsc::Receiver<io::Result<Bytes>>;
+
+/// Chunk buffers, reused instead of allocated per chunk: the HTTP stack
+/// frees chunks on other threads than the producers allocate them, which
+/// otherwise spreads them over the allocator's arenas.
+static BUFFERS: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+
+/// A chunk buffer that goes back to the pool when its `Bytes` are dropped.
+struct Pooled(Vec<u8>);
+
+impl Pooled {
+    fn take() -> Pooled {
+        let v = BUFFERS
+            .lock()
+            .ok()
+            .and_then(|mut p| p.pop())
+            .unwrap_or_else(|| Vec::with_capacity(CHUNK));
+        Pooled(v)
+    }
+
+    fn into_bytes(self) -> Bytes {
+        Bytes::from_owner(self)
+    }
+}
+
+impl AsRef<[u8]> for Pooled {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl Drop for Pooled {
+    fn drop(&mut self) {
+        let mut v = std::mem::take(&mut self.0);
+        if v.capacity() != CHUNK {
+            return;
+        }
+        v.clear();
+        if let Ok(mut p) = BUFFERS.lock()
+            && p.len() < POOL
+        {
+            p.push(v);
+        }
+    }
+}
 
 struct ArcBytes(Arc<Vec<u8>>);
 impl AsRef<[u8]> for ArcBytes {
@@ -77,6 +123,13 @@ fn read_chunk(r: &mut (dyn Read + Send), n: usize) -> io::Result<Vec<u8>> {
     Ok(v)
 }
 
+/// [`read_chunk`] into a pooled buffer (`n` ≤ [`CHUNK`]).
+fn read_pooled(r: &mut (dyn Read + Send), n: usize) -> io::Result<Pooled> {
+    let mut p = Pooled::take();
+    r.take(n.min(CHUNK) as u64).read_to_end(&mut p.0)?;
+    Ok(p)
+}
+
 fn produce_plan(segments: Vec<Segment>, store: &dyn PartStore, tx: &Tx) -> io::Result<()> {
     for seg in segments {
         match seg {
@@ -105,15 +158,15 @@ fn produce_plan(segments: Vec<Segment>, store: &dyn PartStore, tx: &Tx) -> io::R
                 let mut left = len;
                 while left > 0 {
                     let want = usize::try_from(left.min(CHUNK as u64)).unwrap_or(CHUNK);
-                    let v = read_chunk(r.as_mut(), want)?;
-                    if v.is_empty() {
+                    let v = read_pooled(r.as_mut(), want)?;
+                    if v.0.is_empty() {
                         return Err(io::Error::new(
                             io::ErrorKind::UnexpectedEof,
                             format!("part {filename} is shorter than its manifest says"),
                         ));
                     }
-                    left -= v.len() as u64;
-                    if tx.blocking_send(Ok(Bytes::from(v))).is_err() {
+                    left -= v.0.len() as u64;
+                    if tx.blocking_send(Ok(v.into_bytes())).is_err() {
                         return Ok(());
                     }
                 }
@@ -202,6 +255,31 @@ fn corrupt(part: &str, reason: impl std::fmt::Display) -> io::Error {
     )
 }
 
+/// What an inflating worker sends to the body.
+enum Msg {
+    /// Bytes of the current part.
+    Data(Bytes),
+    /// The current part is complete.
+    PartDone,
+    /// Inflating failed; the body ends with this error.
+    Failed(io::Error),
+}
+
+/// A worker's reusable inflate state.
+struct Inflater {
+    decompress: Decompress,
+    input: Vec<u8>,
+}
+
+impl Inflater {
+    fn new() -> Self {
+        Inflater {
+            decompress: Decompress::new(false),
+            input: vec![0u8; INPUT],
+        }
+    }
+}
+
 /// Sends bytes `[from, to)` (relative to the part) of one part. Returns
 /// false when the body was dropped.
 fn inflate_part(
@@ -209,7 +287,8 @@ fn inflate_part(
     store: &dyn PartStore,
     from: u64,
     to: u64,
-    tx: &Tx,
+    inf: &mut Inflater,
+    tx: &mpsc::Sender<Msg>,
     stop: &AtomicBool,
 ) -> io::Result<bool> {
     let info = &part.info;
@@ -225,7 +304,7 @@ fn inflate_part(
                     while at < to {
                         let n = (to - at).min(CHUNK as u64) as usize;
                         if tx
-                            .blocking_send(Ok(Bytes::from_static(&ZEROS[..n])))
+                            .blocking_send(Msg::Data(Bytes::from_static(&ZEROS[..n])))
                             .is_err()
                         {
                             return Ok(false);
@@ -242,8 +321,9 @@ fn inflate_part(
     };
     let whole = from == 0 && to == info.len;
     let mut crc = crc32fast::Hasher::new();
-    let mut inflate = Decompress::new(false);
-    let mut input = vec![0u8; INPUT];
+    let inflate = &mut inf.decompress;
+    inflate.reset(false);
+    let input = &mut inf.input;
     let (mut in_pos, mut in_len) = (0usize, 0usize);
     let mut produced = 0u64;
     let mut stalls = 0;
@@ -252,10 +332,11 @@ fn inflate_part(
             return Ok(false);
         }
         let want = (info.len - produced).min(CHUNK as u64) as usize;
-        let mut block: Vec<u8> = Vec::with_capacity(want);
+        let mut pooled = Pooled::take();
+        let block = &mut pooled.0;
         while block.len() < want {
             if in_pos == in_len {
-                in_len = source.read(&mut input)?;
+                in_len = source.read(input)?;
                 in_pos = 0;
                 if in_len == 0 {
                     return Err(corrupt(
@@ -271,7 +352,7 @@ fn inflate_part(
             let before_in = inflate.total_in();
             let before_out = block.len();
             let status = inflate
-                .decompress_vec(&input[in_pos..in_len], &mut block, FlushDecompress::None)
+                .decompress_vec(&input[in_pos..in_len], block, FlushDecompress::None)
                 .map_err(|e| corrupt(&info.filename, e))?;
             let used = (inflate.total_in() - before_in) as usize;
             in_pos += used;
@@ -289,16 +370,17 @@ fn inflate_part(
             }
         }
         if whole {
-            crc.update(&block);
+            crc.update(block);
         }
         let block_start = produced;
         produced += block.len() as u64;
         let s = from.max(block_start);
         let e = to.min(produced);
         if s < e {
-            let bytes =
-                Bytes::from(block).slice((s - block_start) as usize..(e - block_start) as usize);
-            if tx.blocking_send(Ok(bytes)).is_err() {
+            let bytes = pooled
+                .into_bytes()
+                .slice((s - block_start) as usize..(e - block_start) as usize);
+            if tx.blocking_send(Msg::Data(bytes)).is_err() {
                 return Ok(false);
             }
         }
@@ -321,8 +403,10 @@ impl Drop for RawGuard {
 
 /// Bytes `[start, end)` of the raw (uncompressed) image as a body,
 /// inflated on up to `max_threads` threads (fewer when other raw
-/// downloads are running). `guard` is dropped when the body is finished or
-/// abandoned.
+/// downloads are running). Worker `w` of `T` inflates parts `w`, `w + T`,
+/// … in order through its own channel; the body reads the workers in turn,
+/// so at most `T` parts are in flight. `guard` is dropped when the body is
+/// finished or abandoned.
 pub fn raw_body<G: Send + Sync + 'static>(
     parts: Arc<ConfiguredParts>,
     store: Arc<dyn PartStore>,
@@ -331,7 +415,7 @@ pub fn raw_body<G: Send + Sync + 'static>(
     max_threads: usize,
     guard: G,
 ) -> io::Result<Body> {
-    // Parts overlapping the range, with their offsets.
+    // Parts overlapping the range, with the range inside each.
     let mut offset = 0u64;
     let mut jobs: Vec<(usize, u64, u64)> = Vec::new();
     for (i, p) in parts.parts.iter().enumerate() {
@@ -342,13 +426,6 @@ pub fn raw_body<G: Send + Sync + 'static>(
         }
         jobs.push((i, start.max(ps) - ps, end.min(pe) - ps));
     }
-    let mut senders = Vec::with_capacity(jobs.len());
-    let mut receivers = Vec::with_capacity(jobs.len());
-    for _ in &jobs {
-        let (tx, rx) = mpsc::channel(QUEUE);
-        senders.push(Mutex::new(Some(tx)));
-        receivers.push(rx);
-    }
     let active = ACTIVE_RAW.fetch_add(1, Ordering::AcqRel) + 1;
     let raw_guard = RawGuard;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -358,31 +435,36 @@ pub fn raw_body<G: Send + Sync + 'static>(
         max_threads.max(1)
     }
     .min(jobs.len().max(1));
-    let shared_state = Arc::new((
-        jobs,
-        senders,
-        AtomicUsize::new(0),
-        AtomicBool::new(false),
-        guard,
-        raw_guard,
-    ));
-    for _ in 0..threads {
-        let state = shared_state.clone();
-        let parts = parts.clone();
-        let store = store.clone();
+    let jobs = Arc::new(jobs);
+    let shared = Arc::new((AtomicBool::new(false), guard, raw_guard));
+    let mut receivers = Vec::with_capacity(threads);
+    for w in 0..threads {
+        let (tx, rx) = mpsc::channel::<Msg>(QUEUE);
+        receivers.push(rx);
+        let (jobs, shared, parts, store) =
+            (jobs.clone(), shared.clone(), parts.clone(), store.clone());
         spawn("image-inflate", move || {
-            let (jobs, senders, next, stop, _, _) = &*state;
-            loop {
-                let j = next.fetch_add(1, Ordering::AcqRel);
-                if j >= jobs.len() || stop.load(Ordering::Relaxed) {
+            let stop = &shared.0;
+            let mut inf = Inflater::new();
+            for &(i, from, to) in jobs.iter().skip(w).step_by(threads) {
+                if stop.load(Ordering::Relaxed) {
                     return;
                 }
-                let Some(tx) = senders[j].lock().ok().and_then(|mut s| s.take()) else {
-                    continue;
-                };
-                let (i, from, to) = jobs[j];
-                match inflate_part(&parts.parts[i], store.as_ref(), from, to, &tx, stop) {
-                    Ok(true) => {}
+                match inflate_part(
+                    &parts.parts[i],
+                    store.as_ref(),
+                    from,
+                    to,
+                    &mut inf,
+                    &tx,
+                    stop,
+                ) {
+                    Ok(true) => {
+                        if tx.blocking_send(Msg::PartDone).is_err() {
+                            stop.store(true, Ordering::Relaxed);
+                            return;
+                        }
+                    }
                     Ok(false) => {
                         stop.store(true, Ordering::Relaxed);
                         return;
@@ -390,25 +472,34 @@ pub fn raw_body<G: Send + Sync + 'static>(
                     Err(e) => {
                         tracing::warn!(error = %e, "raw download aborted");
                         stop.store(true, Ordering::Relaxed);
-                        let _ = tx.blocking_send(Err(e));
+                        let _ = tx.blocking_send(Msg::Failed(e));
                         return;
                     }
                 }
             }
         })?;
     }
-    drop(shared_state);
+    let total = jobs.len();
     let stream = futures_util::stream::unfold(
-        (receivers.into_iter(), None::<Rx>),
-        |(mut rest, mut current)| async move {
+        (receivers, 0usize, false),
+        move |(mut receivers, mut job, done)| async move {
+            if done {
+                return None;
+            }
             loop {
-                if current.is_none() {
-                    current = Some(rest.next()?);
+                if job >= total {
+                    return None;
                 }
-                let rx = current.as_mut()?;
+                let n = receivers.len();
+                let rx = receivers.get_mut(job % n)?;
                 match rx.recv().await {
-                    Some(item) => return Some((item, (rest, current))),
-                    None => current = None,
+                    Some(Msg::Data(b)) => return Some((Ok(b), (receivers, job, false))),
+                    Some(Msg::PartDone) => job += 1,
+                    Some(Msg::Failed(e)) => return Some((Err(e), (receivers, job, true))),
+                    None => {
+                        let e = io::Error::other("the image stopped before its end");
+                        return Some((Err(e), (receivers, job, true)));
+                    }
                 }
             }
         },
