@@ -46,6 +46,7 @@ pub enum AdminCommand {
     /// Import a balenaOS image file (raw, .img.gz or .zip) for a device type
     /// and version into the image store, and create the release in the
     /// catalog. Prints what was done as JSON.
+    #[command(disable_version_flag = true)]
     ImportImage(super::image_server::ImportImageArgs),
     /// Load a JSON dump of `/v7` rows (as another balena API printed them,
     /// e.g. the `rows` of open-balena-api-seed.json) into an empty catalog.

@@ -281,6 +281,18 @@ async fn device_types_sizes_and_download_errors() {
         "{}",
         label(&flasher_img)
     );
+    // takeover's form: POST with a JSON body.
+    let posted = super::util::send(
+        &server,
+        reqwest::Method::POST,
+        "/download",
+        None,
+        &[],
+        Some(&json!({"deviceType": "generic-amd64", "version": "latest", "fileType": ".gz", "imageType": "raw"})),
+    )
+    .await;
+    assert_eq!(posted.status, 200);
+    assert!(super::util::gunzip(&posted.body) == raw.body);
     let raw_size = get(
         &server,
         &dl("deviceType=intel-nuc&version=latest&imageType=raw"),
