@@ -76,7 +76,11 @@ fn json(body: &[u8]) -> serde_json::Value {
 fn demo_server_downloads_and_import_image() {
     let data = tempfile::tempdir().expect("tempdir");
     let server = serve(data.path());
-    assert!(server.url.starts_with("http://127.0.0.1:"), "{}", server.url);
+    assert!(
+        server.url.starts_with("http://127.0.0.1:"),
+        "{}",
+        server.url
+    );
 
     // Out of the box: the demo catalog's device types have images.
     let (status, body) = get(
