@@ -69,7 +69,7 @@ pub const DEFAULT_MAX_DOWNLOADS: usize = 256;
 pub const METADATA_TTL: Duration = Duration::from_secs(30);
 /// Bytes of re-deflated parts kept for reuse (resumed and repeated
 /// configured downloads).
-pub const CONFIGURED_CACHE_BYTES: usize = 64 << 20;
+pub const CONFIGURED_CACHE_BYTES: usize = 32 << 20;
 
 /// How the image endpoints are set up.
 #[derive(Debug, Clone, Default)]
@@ -265,6 +265,7 @@ pub struct ImageService {
     endpoints: Endpoints,
     keys: keys::KeyMaker,
     downloads: Arc<tokio::sync::Semaphore>,
+    configuring: tokio::sync::Semaphore,
     inflate_threads: usize,
     warm_demo: bool,
     images: TtlCache<(String, String, &'static str), Option<Arc<ReleaseImage>>>,
@@ -340,6 +341,7 @@ impl ImageService {
             store,
             endpoints: config.endpoints,
             keys: keys::KeyMaker::new(secret),
+            configuring: tokio::sync::Semaphore::new(2 * cores),
             downloads: Arc::new(tokio::sync::Semaphore::new(
                 config.max_downloads.unwrap_or(DEFAULT_MAX_DOWNLOADS).max(1),
             )),
@@ -467,7 +469,11 @@ impl ImageService {
             return Ok(hit);
         }
         let image = self.read_image(slug, build, artifact).await?.map(Arc::new);
-        self.images.insert(key, image.clone());
+        // Only found images are remembered: a release imported meanwhile
+        // (by another process) is served at once.
+        if image.is_some() {
+            self.images.insert(key, image.clone());
+        }
         Ok(image)
     }
 
@@ -674,6 +680,16 @@ impl ImageService {
         cfg: Configuration,
         cache_key: String,
     ) -> Result<Arc<ConfiguredParts>, ApiError> {
+        if let Some(hit) = self.configured.get(&cache_key) {
+            return Ok(hit);
+        }
+        // Configuring re-deflates parts: at most two per core at once, the
+        // others wait their turn.
+        let _turn = self
+            .configuring
+            .acquire()
+            .await
+            .map_err(|_| ImagesError::Invalid("the configuration queue is closed".into()))?;
         if let Some(hit) = self.configured.get(&cache_key) {
             return Ok(hit);
         }
