@@ -346,3 +346,68 @@ async fn images_in_an_s3_bucket() {
     let _ = stop.send(());
     task.await.expect("server task");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn busy_server_and_abandoned_downloads() {
+    crate::common::init_tracing();
+    let data = tempfile::tempdir().expect("data");
+    let server = Server::builder()
+        .data_dir(data.path())
+        .demo(true)
+        .images(ImagesConfig {
+            max_downloads: Some(1),
+            ..ImagesConfig::default()
+        })
+        .build()
+        .await
+        .expect("server");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        server
+            .serve(listener, async {
+                let _ = stopped.await;
+            })
+            .await
+            .expect("serve");
+    });
+    let client = raw_client();
+    let download = format!("{url}/download?deviceType=raspberrypi3&version=latest");
+    // One download in progress, read slowly…
+    let mut first = client.get(&download).send().await.expect("first");
+    assert_eq!(first.status(), 200);
+    let chunk = first.chunk().await.expect("chunk").expect("some bytes");
+    assert!(!chunk.is_empty());
+    // …so the next one is refused with a message.
+    let busy = client.get(&download).send().await.expect("second");
+    assert_eq!(busy.status(), 503);
+    let message: serde_json::Value = busy.json().await.expect("json");
+    assert!(
+        message
+            .as_str()
+            .is_some_and(|m| m.contains("Too many downloads"))
+    );
+    // The client goes away: its download stops and frees its place.
+    drop(first);
+    let mut freed = false;
+    for _ in 0..100 {
+        let again = client
+            .get(format!("{download}&fileType=.gz"))
+            .send()
+            .await
+            .expect("again");
+        if again.status() == 200 {
+            let body = again.bytes().await.expect("body");
+            assert!(gunzip(&body).len() > 1_000_000);
+            freed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(freed, "an abandoned download kept its place");
+    let _ = stop.send(());
+    task.await.expect("server task");
+}
