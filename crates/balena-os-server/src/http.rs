@@ -15,14 +15,15 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::header::{
-    ACCEPT_ENCODING, AUTHORIZATION, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, ETAG,
-    IF_NONE_MATCH, VARY,
+    ACCEPT_ENCODING, AUTHORIZATION, CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_ENCODING,
+    CONTENT_LENGTH, CONTENT_TYPE, ETAG, IF_NONE_MATCH, RETRY_AFTER, VARY,
 };
-use axum::http::{HeaderMap, HeaderValue, Method, Request, StatusCode, Uri};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use balena_pine::PineRequest;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -169,9 +170,28 @@ pub fn router(state: AppState) -> Router {
                 })
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
+        .layer(cors())
         .layer(SetSensitiveRequestHeadersLayer::new([AUTHORIZATION]))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+/// CORS as open-balena-api answers browsers: the caller's origin is
+/// allowed, with credentials, and preflight requests are answered here.
+fn cors() -> CorsLayer {
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::mirror_request())
+        .allow_credentials(true)
+        .allow_methods(AllowMethods::mirror_request())
+        .allow_headers(AllowHeaders::mirror_request())
+        .expose_headers([
+            RETRY_AFTER,
+            ETAG,
+            CONTENT_DISPOSITION,
+            CONTENT_LENGTH,
+            HeaderName::from_static("x-request-id"),
+        ])
+        .max_age(Duration::from_secs(86_400))
 }
 
 async fn not_found(uri: Uri) -> ApiError {
@@ -188,6 +208,20 @@ fn query_api_key(raw_query: &str) -> Option<String> {
                 .into_owned(),
         )
     })
+}
+
+/// `path_and_query` without its `apikey` parameters.
+fn without_api_key(path_and_query: &str) -> std::borrow::Cow<'_, str> {
+    match path_and_query.split_once('?') {
+        Some((path, query)) if query.split('&').any(|p| p.starts_with("apikey=")) => {
+            let rest: Vec<&str> = query
+                .split('&')
+                .filter(|p| !p.starts_with("apikey="))
+                .collect();
+            std::borrow::Cow::Owned(format!("{path}?{}", rest.join("&")))
+        }
+        _ => std::borrow::Cow::Borrowed(path_and_query),
+    }
 }
 
 /// The credential of a request: `Authorization: Bearer <key>` or, failing
@@ -298,7 +332,9 @@ async fn odata(
     }
     let actor = actor(&state.auth, &headers, uri.query().unwrap_or("")).await?;
     let visibility = Visibility::from(&actor);
-    if let Some(hit) = state.cache.get(path_and_query, &visibility) {
+    // The key's rights are in `visibility`; the key itself stays out of the cache.
+    let cache_key = without_api_key(path_and_query);
+    if let Some(hit) = state.cache.get(&cache_key, &visibility) {
         return Ok(respond(&hit, &headers));
     }
     let stamp = state.cache.stamp();
@@ -334,7 +370,35 @@ async fn odata(
     if plan.is_cacheable() {
         state
             .cache
-            .insert(stamp, path_and_query, visibility, rendered.clone());
+            .insert(stamp, &cache_key, visibility, rendered.clone());
     }
     Ok(respond(&rendered, &headers))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_keys_stay_out_of_cache_keys() {
+        assert_eq!(without_api_key("/v7/x?$top=1&apikey=abc"), "/v7/x?$top=1");
+        assert_eq!(without_api_key("/v7/x?apikey=abc&$top=1"), "/v7/x?$top=1");
+        assert_eq!(without_api_key("/v7/x?$top=1"), "/v7/x?$top=1");
+        assert_eq!(without_api_key("/v7/x"), "/v7/x");
+    }
+
+    #[test]
+    fn gzip_acceptance() {
+        let h = |v: &str| {
+            let mut m = HeaderMap::new();
+            m.insert(ACCEPT_ENCODING, HeaderValue::from_str(v).expect("header"));
+            m
+        };
+        assert!(accepts_gzip(&h("compress, gzip")));
+        assert!(accepts_gzip(&h("br;q=1.0, gzip;q=0.5")));
+        assert!(accepts_gzip(&h("*")));
+        assert!(!accepts_gzip(&h("gzip;q=0")));
+        assert!(!accepts_gzip(&h("identity")));
+        assert!(!accepts_gzip(&HeaderMap::new()));
+    }
 }

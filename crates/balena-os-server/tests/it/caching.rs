@@ -76,6 +76,34 @@ async fn run(backend: Backend) {
         "small answers stay plain"
     );
 
+    // CORS for browsers: the origin is mirrored, preflights are answered.
+    let resp = server
+        .client
+        .get(format!("{}{Q}", server.url))
+        .header("Origin", "https://dashboard.example")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(
+        resp.headers()["access-control-allow-origin"],
+        "https://dashboard.example"
+    );
+    assert_eq!(resp.headers()["access-control-allow-credentials"], "true");
+    let preflight = server
+        .client
+        .request(reqwest::Method::OPTIONS, format!("{}{Q}", server.url))
+        .header("Origin", "https://dashboard.example")
+        .header("Access-Control-Request-Method", "GET")
+        .header("Access-Control-Request-Headers", "authorization")
+        .send()
+        .await
+        .expect("options");
+    assert!(preflight.status().is_success(), "{}", preflight.status());
+    assert_eq!(
+        preflight.headers()["access-control-allow-headers"],
+        "authorization"
+    );
+
     // A write through this process is visible at once.
     server
         .catalog
