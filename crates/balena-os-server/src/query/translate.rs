@@ -355,7 +355,11 @@ impl Translator<'_> {
         let mut expands = Vec::new();
         if let Some(items) = options.expand() {
             for item in items {
-                expands.push(self.expand(&scope, item, &mut columns)?);
+                let e = self.expand(&scope, item, &mut columns)?;
+                if expands.iter().any(|x: &ExpandPlan| x.name == e.name) {
+                    return Err(bad(format!("'{}' is expanded twice", e.name)));
+                }
+                expands.push(e);
             }
         }
 

@@ -89,6 +89,13 @@ async fn malformed_and_unknown(server: &TestServer) {
     .await;
     expect_error(
         server,
+        "/v7/application?$expand=owns__release,owns__release($select=id)",
+        400,
+        "expanded twice",
+    )
+    .await;
+    expect_error(
+        server,
         "/v7/application?$filter=owns__release/raw_version%20eq%20'1'",
         400,
         "leads to many rows",
