@@ -75,7 +75,7 @@ pub(crate) fn invalid(what: &'static str, value: &str, reason: &'static str) -> 
 /// with a letter or digit.
 pub(crate) fn check_slug(what: &'static str, value: &str, max: usize) -> Result<(), CatalogError> {
     if value.is_empty() || value.len() > max {
-        return Err(invalid(what, value, "must be 1 to 100 characters long"));
+        return Err(invalid(what, value, "empty or too long"));
     }
     let ok = value
         .bytes()
