@@ -2,8 +2,8 @@
 //!
 //! Statements are built as sea-query trees and rendered for the backend at
 //! hand; every value travels as a bind parameter (sea-query-sqlx), and the
-//! rendered SQL text reaches sqlx in exactly one place
-//! ([`Executor`]`::fetch`/`execute`, wrapped in [`sqlx::AssertSqlSafe`]).
+//! rendered SQL text reaches sqlx only in [`Db::fetch`] and the [`Tx`]
+//! methods, wrapped in [`sqlx::AssertSqlSafe`].
 //! Rows come back as typed [`Cell`]s, decoded the same way on both backends
 //! because the two schemas store the same types (integers, text, booleans).
 //!
