@@ -143,6 +143,27 @@ fn admin_commands() {
     assert_eq!(key.len(), 32, "{key}");
     let out = admin(d, &["api-key", "create", "nobody"]);
     assert!(!out.status.success());
+    // Keys are listed without their secret, and can be revoked.
+    let spare = stdout(&admin(d, &["api-key", "create", "bob", "--name", "spare"]));
+    let out = admin(d, &["api-key", "list", "bob"]);
+    assert!(out.status.success(), "{out:?}");
+    let listed = stdout(&out);
+    assert!(
+        !listed.contains(&key) && !listed.contains(&spare),
+        "no secrets listed"
+    );
+    let keys: Vec<serde_json::Value> = listed
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    assert_eq!(keys.len(), 2);
+    assert_eq!(keys[0]["name"], "ci");
+    assert!(keys[0]["expires_at"].is_string());
+    let spare_id = keys[1]["id"].to_string();
+    let out = admin(d, &["api-key", "revoke", &spare_id]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(!admin(d, &["api-key", "revoke", &spare_id]).status.success());
+    assert_eq!(stdout(&admin(d, &["api-key", "list"])).lines().count(), 1);
 
     // A fleet needs an existing device type: import one first.
     let out = admin(
@@ -208,6 +229,8 @@ fn admin_commands() {
     assert!(body.contains("acme/gateways"), "{body}");
     let (_, body) = http_get(&base, q, None);
     assert_eq!(body, r#"{"d":[]}"#);
+    let (status, _) = http_get(&base, q, Some(&spare));
+    assert_eq!(status, 401, "a revoked key is refused");
     let _ = child.kill();
     let _ = child.wait();
 }

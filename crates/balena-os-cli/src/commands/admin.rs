@@ -110,6 +110,16 @@ pub enum ApiKeyCommand {
         #[arg(long, value_parser = clap::value_parser!(u32).range(1..=36_500))]
         expires_in_days: Option<u32>,
     },
+    /// List API keys (ids, users, names, dates; never the keys) as JSON lines.
+    List {
+        /// Only this user's keys.
+        username: Option<String>,
+    },
+    /// Delete an API key by id; running servers refuse it within 10 s.
+    Revoke {
+        /// The key's id (see `list`).
+        id: i64,
+    },
 }
 
 /// `admin fleet …`
@@ -185,6 +195,14 @@ async fn run_on(catalog: &Catalog, command: AdminCommand) -> anyhow::Result<()> 
                 .create_api_key(&username, name.as_deref(), expires)
                 .await?;
             println!("{}", key.key);
+        }
+        AdminCommand::ApiKey(ApiKeyCommand::List { username }) => {
+            for key in catalog.list_api_keys(username.as_deref()).await? {
+                println!("{}", serde_json::to_string(&key)?);
+            }
+        }
+        AdminCommand::ApiKey(ApiKeyCommand::Revoke { id }) => {
+            catalog.revoke_api_key(id).await?;
         }
         AdminCommand::Fleet(FleetCommand::Create {
             org,

@@ -589,6 +589,75 @@ impl Catalog {
         Ok(key)
     }
 
+    /// The API keys (never the secrets), optionally of one user only, by id.
+    pub async fn list_api_keys(
+        &self,
+        username: Option<&str>,
+    ) -> Result<Vec<ApiKeyInfo>, CatalogError> {
+        let mut q = Query::select();
+        q.column(("k", "id"))
+            .column(("u", "username"))
+            .column(("k", "name"))
+            .column(("k", "created_at"))
+            .column(("k", "expiry_date"))
+            .from_as("api_key", "k")
+            .join_as(
+                sea_query::JoinType::InnerJoin,
+                "user",
+                "u",
+                Expr::col(("u", "id")).equals(("k", "is_of__user")),
+            )
+            .order_by(("k", "id"), sea_query::Order::Asc);
+        if let Some(name) = username {
+            q.and_where(Expr::col(("u", "username")).eq(name));
+        }
+        let rows = self
+            .db
+            .fetch(
+                &q,
+                &[
+                    CellType::Int,
+                    CellType::Text,
+                    CellType::Text,
+                    CellType::Int,
+                    CellType::Int,
+                ],
+            )
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| ApiKeyInfo {
+                id: r[0].as_int().unwrap_or(0),
+                username: r[1].as_text().unwrap_or_default().to_owned(),
+                name: r[2].as_text().map(str::to_owned),
+                created_at: crate::time::format_millis(r[3].as_int().unwrap_or(0)),
+                expires_at: r[4].as_int().map(crate::time::format_millis),
+            })
+            .collect())
+    }
+
+    /// Deletes an API key. Servers that cached it stop accepting it within
+    /// [`crate::auth::CACHE_TTL`].
+    pub async fn revoke_api_key(&self, id: i64) -> Result<(), CatalogError> {
+        let mut tx = self.db.begin().await?;
+        let deleted = tx
+            .execute(
+                &Query::delete()
+                    .from_table("api_key")
+                    .and_where(Expr::col("id").eq(id))
+                    .to_owned(),
+            )
+            .await?;
+        if deleted == 0 {
+            return Err(CatalogError::NotFound {
+                what: "API key",
+                value: id.to_string(),
+            });
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Creates a fleet (or any application) in an organisation. The device
     /// type may be given by slug or alias.
     pub async fn create_application(
@@ -630,6 +699,21 @@ impl Catalog {
         tx.commit().await?;
         Ok(report)
     }
+}
+
+/// An API key as listed by [`Catalog::list_api_keys`] (without its secret).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ApiKeyInfo {
+    /// Row id (what `revoke` takes).
+    pub id: i64,
+    /// The user it acts as.
+    pub username: String,
+    /// Its name, if given.
+    pub name: Option<String>,
+    /// When it was made (ISO-8601).
+    pub created_at: String,
+    /// When it expires (ISO-8601), if ever.
+    pub expires_at: Option<String>,
 }
 
 /// What [`Catalog::create_application`] made.
