@@ -200,3 +200,42 @@ impl Drop for TestServer {
         }
     }
 }
+
+/// A moto S3 server on a free loopback port, stopped on drop.
+pub struct Moto {
+    child: tokio::process::Child,
+    /// The server's base URL, e.g. `http://127.0.0.1:PORT`.
+    pub endpoint: String,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+    }
+}
+
+/// Starts moto's S3 server (`pip install 'moto[server]'`) and waits until it answers.
+pub async fn moto() -> Moto {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let child = tokio::process::Command::new("moto_server")
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("moto_server is needed for the S3 tests (pip install 'moto[server]'): {e}")
+        });
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    for _ in 0..100 {
+        if client.get(&endpoint).send().await.is_ok() {
+            return Moto { child, endpoint };
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("moto_server did not start on {endpoint}");
+}

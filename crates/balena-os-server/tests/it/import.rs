@@ -2,7 +2,6 @@
 //! S3-compatible server (moto), idempotently and atomically.
 
 use std::path::Path;
-use std::process::Stdio;
 use std::sync::Arc;
 
 use balena_os_server::catalog::import::BucketSource;
@@ -11,7 +10,7 @@ use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt};
 use serde_json::{Value, json};
 
-use crate::common::{Backend, TestServer};
+use crate::common::{Backend, TestServer, moto};
 
 fn device_type_json(slug: &str, name: &str, arch: &str, aliases: &[&str]) -> String {
     json!({"slug": slug, "name": name, "arch": arch, "aliases": aliases, "version": 1,
@@ -206,43 +205,6 @@ async fn import_local_bucket_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn import_local_bucket_postgres() {
     local(Backend::Postgres).await;
-}
-
-/// A moto S3 server on a free loopback port, stopped on drop.
-struct Moto {
-    child: tokio::process::Child,
-    endpoint: String,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.start_kill();
-    }
-}
-
-async fn moto() -> Moto {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
-    let child = tokio::process::Command::new("moto_server")
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!("moto_server is needed for the S3 import test (pip install 'moto[server]'): {e}")
-        });
-    let endpoint = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
-    for _ in 0..100 {
-        if client.get(&endpoint).send().await.is_ok() {
-            return Moto { child, endpoint };
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("moto_server did not start on {endpoint}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,7 +2,6 @@
 //! and into an S3-compatible bucket (moto on loopback), then serving them.
 
 use std::path::Path;
-use std::process::Stdio;
 use std::sync::Arc;
 
 use balena_image::demo::DemoSpec;
@@ -19,7 +18,7 @@ use serde_json::json;
 use tokio::sync::oneshot;
 
 use super::util::{get, gunzip, raw_client};
-use crate::common::{Backend, TestServer};
+use crate::common::{Backend, TestServer, moto};
 
 /// A demo image for `slug` in `dir`, in the form `kind` (`img`, `gz`, `zip`).
 fn image_file(dir: &Path, slug: &str, version: &str, kind: &str) -> (std::path::PathBuf, Vec<u8>) {
@@ -170,43 +169,6 @@ async fn import_image_into_the_local_store() {
     .await;
     assert_eq!(got.status, 200);
     server.stop().await;
-}
-
-/// A moto S3 server on a free loopback port, stopped on drop.
-struct Moto {
-    child: tokio::process::Child,
-    endpoint: String,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.start_kill();
-    }
-}
-
-async fn moto() -> Moto {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
-    let child = tokio::process::Command::new("moto_server")
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!("moto_server is needed for the S3 tests (pip install 'moto[server]'): {e}")
-        });
-    let endpoint = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
-    for _ in 0..100 {
-        if client.get(&endpoint).send().await.is_ok() {
-            return Moto { child, endpoint };
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("moto_server did not start on {endpoint}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
