@@ -35,11 +35,22 @@ fn ensure_npm() {
     });
 }
 
-/// Runs `calls` through the JavaScript SDK.
+/// Runs `calls` through the JavaScript SDK's general calls script.
 pub async fn run_js(url: &str, key: &str, calls: &Value) -> BTreeMap<String, Value> {
+    run_js_script("sdk-calls.js", url, key, calls).await
+}
+
+/// Runs `calls` (JSON on stdin) through `script` in `tests/js`, which prints
+/// a JSON object of results keyed by call name.
+pub async fn run_js_script(
+    script: &str,
+    url: &str,
+    key: &str,
+    calls: &Value,
+) -> BTreeMap<String, Value> {
     ensure_npm();
     let mut child = tokio::process::Command::new("node")
-        .arg("sdk-calls.js")
+        .arg(script)
         .arg(url)
         .arg(key)
         .current_dir(js_dir())
@@ -57,10 +68,10 @@ pub async fn run_js(url: &str, key: &str, calls: &Value) -> BTreeMap<String, Val
     let out = child.wait_with_output().await.expect("node output");
     assert!(
         out.status.success(),
-        "sdk-calls.js failed: {}",
+        "{script} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout).expect("JSON from sdk-calls.js")
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("JSON from {script}: {e}"))
 }
 
 /// What the SDK makes of a release's raw_version (legacy `0.0.0` releases

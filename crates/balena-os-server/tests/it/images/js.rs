@@ -3,65 +3,16 @@
 //! configure images against the server, and get the same bytes.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
 use balena_image::import::Artifact;
 use balena_sdk::{Balena, ConfigOptions, DownloadOptions, FileType, Network};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use tokio::io::AsyncWriteExt;
 
 use super::util::{app_id, builds, images_dir, manifest, reference_image};
 use crate::common::{Backend, TestServer};
-
-fn js_dir() -> PathBuf {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/js")).to_path_buf()
-}
-
-fn ensure_npm() {
-    static DONE: std::sync::OnceLock<()> = std::sync::OnceLock::new();
-    DONE.get_or_init(|| {
-        let dir = js_dir();
-        if dir.join("node_modules/balena-sdk/package.json").exists() {
-            return;
-        }
-        let status = std::process::Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(&dir)
-            .status()
-            .expect("npm is needed for the JavaScript SDK test (apt-get install nodejs npm)");
-        assert!(status.success(), "npm ci failed in {}", dir.display());
-    });
-}
-
-async fn run_js(url: &str, key: &str, calls: &Value) -> BTreeMap<String, Value> {
-    ensure_npm();
-    let mut child = tokio::process::Command::new("node")
-        .arg("images-calls.js")
-        .arg(url)
-        .arg(key)
-        .current_dir(js_dir())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("node is needed for the JavaScript SDK test");
-    let mut stdin = child.stdin.take().expect("stdin");
-    stdin
-        .write_all(calls.to_string().as_bytes())
-        .await
-        .expect("write calls");
-    drop(stdin);
-    let out = child.wait_with_output().await.expect("node output");
-    assert!(
-        out.status.success(),
-        "images-calls.js failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("JSON from images-calls.js")
-}
+use crate::js_sdk::run_js_script;
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -132,7 +83,7 @@ async fn javascript_and_rust_sdks_download_the_same_bytes() {
         {"name": "config", "auth": "key", "method": "os.getConfig", "args": ["demo/kiosk-rpi3", config_opts]},
         {"name": "missing", "auth": "none", "method": "os.download", "args": [{"deviceType": "raspberrypi3", "version": "9.9.9"}]},
     ]);
-    let out = run_js(&server.url, &key, &calls).await;
+    let out = run_js_script("images-calls.js", &server.url, &key, &calls).await;
 
     // Sizes.
     assert_eq!(result(&out, "size latest"), &json!(size));
