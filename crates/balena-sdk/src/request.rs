@@ -152,7 +152,7 @@ pub enum ResponseBody {
 }
 
 impl RawResponse {
-    fn is_json(&self) -> bool {
+    pub(crate) fn is_json(&self) -> bool {
         self.content_type
             .as_deref()
             .is_some_and(|ct| ct.to_ascii_lowercase().contains("application/json"))

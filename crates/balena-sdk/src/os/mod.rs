@@ -75,8 +75,8 @@ impl<'a> OsModel<'a> {
         pine: Option<&PineOptions>,
     ) -> Result<BTreeMap<String, Vec<OsVersion>>> {
         let req = queries::host_apps_request(device_types, kind, pine)?;
-        let rows = self.client.pine_rows(&req).await?;
-        version::decode_host_apps(&req, rows)
+        let (resp, authenticated) = self.client.execute(&req).await?;
+        version::decode_host_apps(&req, &resp, authenticated)
     }
 
     async fn versions_map(
