@@ -341,7 +341,20 @@ fn to_os_version(
 /// The JSON text is decoded straight into typed rows. Only when that fails
 /// is the answer decoded again, slowly, to say what was wrong: the error
 /// names the offending field (`d[0].owns__release[3].id`).
-pub(crate) fn decode_host_apps(
+///
+/// ```
+/// use balena_sdk::os::version::decode_host_apps;
+/// use balena_sdk::request::{ApiRequest, RawResponse};
+/// let body = r#"{"d":[{"application_tag":[],"is_for__device_type":[{"slug":"raspberrypi3"}],
+///   "owns__release":[{"id":1,"raw_version":"2.88.4+rev1.prod","variant":"prod","known_issue_list":null,"phase":null,"release_tag":[]},
+///                    {"id":2,"raw_version":"6.0.13","variant":"","known_issue_list":null,"phase":"current","release_tag":[]}]}]}"#;
+/// let resp = RawResponse { status: 200, content_type: Some("application/json".into()), body: body.into() };
+/// let map = decode_host_apps(&ApiRequest::pine("/v7/application".into()), &resp, false).unwrap();
+/// let raws: Vec<&str> = map["raspberrypi3"].iter().map(|v| v.raw_version.as_str()).collect();
+/// assert_eq!(raws, ["6.0.13", "2.88.4+rev1.prod"]);
+/// assert_eq!(map["raspberrypi3"][1].stripped_version, "2.88.4+rev1");
+/// ```
+pub fn decode_host_apps(
     request: &ApiRequest,
     resp: &RawResponse,
     authenticated: bool,
