@@ -9,11 +9,18 @@
 //! key that is unknown or expired is refused (401) rather than silently
 //! treated as anonymous, which is what open-balena-api does.
 //!
-//! Resolved keys are cached for [`CACHE_TTL`] to keep the database out of
-//! the hot path; a revoked or changed key therefore stops working (or
-//! changes rights) within that time. Expiry is checked on every request.
+//! Resolved keys are cached to keep the database out of the hot path. The
+//! cache is emptied as soon as a user, a membership or a key changes: at
+//! once for changes committed through this process's [`Db`] (a revoked key
+//! is refused from the next request on), and within
+//! [`crate::cache::POLL_INTERVAL`] for changes made by another process,
+//! which the database's access counter (`access_generation`, maintained by
+//! triggers) reveals when [`Authenticator::poll`] runs. Entries also expire
+//! after [`CACHE_TTL`] whatever happens. Expiry of a key is checked on
+//! every request.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -24,7 +31,8 @@ use crate::catalog::{hex, insert_row};
 use crate::db::{CellType, Db, DbError, Tx};
 use crate::time::now_millis;
 
-/// How long a resolved key is trusted without asking the database again.
+/// How long a resolved key is trusted at most without asking the database
+/// again (changes seen through the access counter drop it sooner).
 pub const CACHE_TTL: Duration = Duration::from_secs(10);
 /// At most this many resolved keys are cached (the cache is emptied when
 /// full; only valid keys are ever cached).
@@ -152,14 +160,46 @@ struct Cached {
 pub struct Authenticator {
     db: Db,
     cache: Arc<RwLock<HashMap<String, Cached>>>,
+    /// The pool's access commits when the entries were valid.
+    local: Arc<AtomicU64>,
+    /// The database's access generation when the entries were valid.
+    remote: Arc<AtomicI64>,
 }
 
 impl Authenticator {
     /// An authenticator reading keys from `db`.
     pub fn new(db: Db) -> Self {
         Authenticator {
+            local: Arc::new(AtomicU64::new(db.local_access_commits())),
+            remote: Arc::new(AtomicI64::new(i64::MIN)),
             db,
             cache: Arc::new(RwLock::new(HashMap::new())),
+        }
+    }
+
+    /// Empties the cache if this process committed an access change since
+    /// the last look; returns the commit count the entries are valid for.
+    fn check_local(&self) -> u64 {
+        let now = self.db.local_access_commits();
+        if self.local.swap(now, Ordering::AcqRel) != now {
+            self.clear_cache();
+        }
+        now
+    }
+
+    /// Reads the database's access counter and empties the cache if it
+    /// moved (a key revoked or a membership changed by another process).
+    pub async fn poll(&self) {
+        match self.db.access_generation().await {
+            Ok(g) => {
+                if self.remote.swap(g, Ordering::AcqRel) != g {
+                    self.clear_cache();
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "reading the access generation failed");
+                self.clear_cache();
+            }
         }
     }
 
@@ -169,6 +209,7 @@ impl Authenticator {
             return Err(AuthError::InvalidKey);
         }
         let hash = hash_key(key);
+        let stamp = (self.check_local(), self.remote.load(Ordering::Acquire));
         let cached = self
             .cache
             .read()
@@ -179,7 +220,13 @@ impl Authenticator {
             Some(c) => c,
             None => {
                 let entry = self.lookup(&hash).await?;
-                if let Ok(mut cache) = self.cache.write() {
+                // Only keep what was read if nothing changed meanwhile (a
+                // revocation committed during the lookup must win). Checked
+                // under the lock, which clearing also takes.
+                let local_now = self.db.local_access_commits();
+                if let Ok(mut cache) = self.cache.write()
+                    && (local_now, self.remote.load(Ordering::Acquire)) == stamp
+                {
                     if cache.len() >= CACHE_CAPACITY {
                         cache.clear();
                     }

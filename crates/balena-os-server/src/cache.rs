@@ -7,7 +7,10 @@
 //! organisations, or everything) — never by who the caller is.
 //!
 //! An entry is dropped as soon as the catalog may have changed:
-//! immediately for writes made through this process's [`Db`], and within
+//! immediately for catalog writes made through this process's [`Db`]
+//! ([`WriteKind::Catalog`](crate::db::WriteKind::Catalog); new keys, users
+//! and memberships are not catalog data, see
+//! [`WriteKind`](crate::db::WriteKind)), and within
 //! [`POLL_INTERVAL`] for writes from elsewhere (another server, `balena-os
 //! admin` in another process), which the database's change counter
 //! (`catalog_generation`, maintained by triggers) reveals. Answers that
@@ -248,18 +251,17 @@ impl ResponseCache {
 mod tests {
     use super::*;
 
+    fn put(cache: &ResponseCache, stamp: Stamp, path: &str) {
+        let answer = Arc::new(Rendered::new(b"{}".to_vec()));
+        cache.insert(stamp, path, Visibility::Anonymous, answer);
+    }
+
     #[tokio::test]
     async fn entries_are_dropped_when_the_catalog_changes() {
         let db = Db::open_sqlite_memory().await.expect("db");
         let cache = ResponseCache::new(db.clone(), 1 << 20, true);
         cache.poll().await;
-        let stamp = cache.stamp();
-        cache.insert(
-            stamp,
-            "/v7/x",
-            Visibility::Anonymous,
-            Arc::new(Rendered::new(b"{}".to_vec())),
-        );
+        put(&cache, cache.stamp(), "/v7/x");
         assert!(cache.get("/v7/x", &Visibility::Anonymous).is_some());
         assert!(cache.get("/v7/x", &Visibility::Everything).is_none());
         // A write through this process: dropped at once.
@@ -275,33 +277,50 @@ mod tests {
             .create_organization("other", None)
             .await
             .expect("org");
-        cache.insert(
-            old,
-            "/v7/y",
-            Visibility::Anonymous,
-            Arc::new(Rendered::new(b"{}".to_vec())),
-        );
+        put(&cache, old, "/v7/y");
         assert!(cache.get("/v7/y", &Visibility::Anonymous).is_none());
         // The database counter moved: a poll drops everything.
-        let stamp = cache.stamp();
-        cache.insert(
-            stamp,
-            "/v7/z",
-            Visibility::Anonymous,
-            Arc::new(Rendered::new(b"{}".to_vec())),
-        );
+        put(&cache, cache.stamp(), "/v7/z");
         assert_eq!(cache.len(), 1);
         cache.poll().await;
         assert_eq!(cache.len(), 0, "the triggers moved the generation");
-        let stamp = cache.stamp();
-        cache.insert(
-            stamp,
-            "/v7/z",
-            Visibility::Anonymous,
-            Arc::new(Rendered::new(b"{}".to_vec())),
-        );
+        put(&cache, cache.stamp(), "/v7/z");
         cache.poll().await;
         assert_eq!(cache.len(), 1, "no change, no drop");
+    }
+
+    #[tokio::test]
+    async fn keys_and_users_keep_entries() {
+        let db = Db::open_sqlite_memory().await.expect("db");
+        let catalog = crate::catalog::Catalog::new(db.clone());
+        catalog
+            .create_organization("acme", None)
+            .await
+            .expect("org");
+        catalog
+            .create_organization("beta", None)
+            .await
+            .expect("org");
+        let cache = ResponseCache::new(db.clone(), 1 << 20, true);
+        cache.poll().await;
+        put(&cache, cache.stamp(), "/v7/x");
+        catalog
+            .create_user("ops", None, &["acme"], false)
+            .await
+            .expect("user");
+        let key = catalog
+            .create_api_key("ops", None, None)
+            .await
+            .expect("key");
+        catalog.add_member("ops", "beta").await.expect("member");
+        catalog.revoke_api_key(key.id).await.expect("revoke");
+        assert!(cache.get("/v7/x", &Visibility::Anonymous).is_some());
+        cache.poll().await;
+        assert!(
+            cache.get("/v7/x", &Visibility::Anonymous).is_some(),
+            "users, memberships and keys do not move the catalog generation"
+        );
+        assert!(db.access_generation().await.expect("access") > 0);
     }
 
     #[test]

@@ -108,6 +108,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0002_catalog_generation.sql"),
     ),
     (
+        3,
+        "access generation",
+        include_str!("../migrations/sqlite/0003_access_generation.sql"),
+    ),
+    (
         100,
         "provisioning keys",
         include_str!("../migrations/sqlite/0100_provisioning_keys.sql"),
@@ -123,6 +128,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         2,
         "catalog generation",
         include_str!("../migrations/postgres/0002_catalog_generation.sql"),
+    ),
+    (
+        3,
+        "access generation",
+        include_str!("../migrations/postgres/0003_access_generation.sql"),
     ),
     (
         100,
@@ -150,12 +160,37 @@ fn migrator(list: &[(i64, &'static str, &'static str)]) -> Migrator {
     }
 }
 
+/// What a write transaction changes, which decides the caches its commit
+/// invalidates in this process (other processes learn of changes through
+/// the database's change counters, which triggers maintain per table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteKind {
+    /// Catalog data (device types, fleets, releases, organisations, tags),
+    /// possibly with anything else: drops cached answers and resolved keys.
+    Catalog,
+    /// Who may see what (users, memberships, revoked or changed API keys):
+    /// drops resolved keys only. Cached answers are keyed by what a caller
+    /// may see, never by who the caller is, so they stay valid.
+    Access,
+    /// New keys only (API keys, provisioning keys): invalidates nothing, as
+    /// only keys that exist are ever cached and no answer lists keys.
+    NewKeys,
+}
+
+#[derive(Debug, Default)]
+struct Commits {
+    /// Committed [`WriteKind::Catalog`] transactions.
+    catalog: AtomicU64,
+    /// Committed [`WriteKind::Catalog`] and [`WriteKind::Access`] transactions.
+    access: AtomicU64,
+}
+
 /// A connection pool to the catalog database. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Db {
     pool: Pool,
     /// Write transactions committed through this pool (and its clones).
-    commits: Arc<AtomicU64>,
+    commits: Arc<Commits>,
 }
 
 #[derive(Debug, Clone)]
@@ -296,35 +331,63 @@ impl Db {
         }
     }
 
-    /// Starts a write transaction. On SQLite it takes the write lock at once
-    /// (`BEGIN IMMEDIATE`) so that concurrent writers queue instead of
-    /// failing on lock upgrade.
+    /// Starts a write transaction that may change catalog data (see
+    /// [`Db::begin_for`]).
     pub async fn begin(&self) -> Result<Tx, DbError> {
+        self.begin_for(WriteKind::Catalog).await
+    }
+
+    /// Starts a write transaction that changes only what `kind` says; its
+    /// commit invalidates this process's caches accordingly. On SQLite it
+    /// takes the write lock at once (`BEGIN IMMEDIATE`) so that concurrent
+    /// writers queue instead of failing on lock upgrade.
+    pub async fn begin_for(&self, kind: WriteKind) -> Result<Tx, DbError> {
         let inner = match &self.pool {
             Pool::Sqlite(p) => TxInner::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
             Pool::Postgres(p) => TxInner::Postgres(p.begin().await?),
         };
         Ok(Tx {
             inner,
+            kind,
             commits: self.commits.clone(),
         })
     }
 
-    /// How many write transactions were committed through this pool: a
-    /// cheap, immediate change signal for caches in this process.
+    /// How many catalog write transactions ([`WriteKind::Catalog`]) were
+    /// committed through this pool: a cheap, immediate change signal for
+    /// answer caches in this process.
     pub fn local_commits(&self) -> u64 {
-        self.commits.load(Ordering::Acquire)
+        self.commits.catalog.load(Ordering::Acquire)
     }
 
-    /// The catalog's change counter, bumped by triggers on every change to
-    /// the catalog tables, whichever process makes it.
-    pub async fn catalog_generation(&self) -> Result<i64, DbError> {
+    /// How many transactions that may change who sees what
+    /// ([`WriteKind::Catalog`] or [`WriteKind::Access`]) were committed
+    /// through this pool: the change signal for resolved API keys.
+    pub fn local_access_commits(&self) -> u64 {
+        self.commits.access.load(Ordering::Acquire)
+    }
+
+    async fn counter(&self, table: &'static str) -> Result<i64, DbError> {
         let q = sea_query::Query::select()
             .column("value")
-            .from("catalog_generation")
+            .from(table)
             .to_owned();
         let rows = self.fetch(&q, &[CellType::Int]).await?;
         Ok(rows.first().and_then(|r| r[0].as_int()).unwrap_or(0))
+    }
+
+    /// The catalog's change counter, bumped by triggers on every change to
+    /// the catalog tables (those the `/v7` answers are made of), whichever
+    /// process makes it.
+    pub async fn catalog_generation(&self) -> Result<i64, DbError> {
+        self.counter("catalog_generation").await
+    }
+
+    /// The access change counter, bumped by triggers when users or
+    /// memberships change or API keys are changed or deleted, whichever
+    /// process does it. New keys do not move it.
+    pub async fn access_generation(&self) -> Result<i64, DbError> {
+        self.counter("access_generation").await
     }
 }
 
@@ -364,7 +427,8 @@ where
 #[derive(Debug)]
 pub struct Tx {
     inner: TxInner,
-    commits: Arc<AtomicU64>,
+    kind: WriteKind,
+    commits: Arc<Commits>,
 }
 
 #[derive(Debug)]
@@ -374,6 +438,11 @@ enum TxInner {
 }
 
 impl Tx {
+    /// What this transaction was declared to change.
+    pub fn kind(&self) -> WriteKind {
+        self.kind
+    }
+
     /// The backend in use.
     pub fn backend(&self) -> Backend {
         match self.inner {
@@ -468,7 +537,16 @@ impl Tx {
             TxInner::Sqlite(tx) => tx.commit().await?,
             TxInner::Postgres(tx) => tx.commit().await?,
         }
-        self.commits.fetch_add(1, Ordering::AcqRel);
+        match self.kind {
+            WriteKind::Catalog => {
+                self.commits.catalog.fetch_add(1, Ordering::AcqRel);
+                self.commits.access.fetch_add(1, Ordering::AcqRel);
+            }
+            WriteKind::Access => {
+                self.commits.access.fetch_add(1, Ordering::AcqRel);
+            }
+            WriteKind::NewKeys => {}
+        }
         Ok(())
     }
 }

@@ -188,6 +188,20 @@ impl ServerBuilder {
     }
 }
 
+/// Watches the database's access counter every
+/// [`POLL_INTERVAL`](crate::cache::POLL_INTERVAL) so that keys revoked by
+/// another process stop working within that time.
+fn spawn_auth_poller(auth: crate::auth::Authenticator) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(crate::cache::POLL_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            auth.poll().await;
+        }
+    })
+}
+
 async fn write_secret(path: &Path, secret: &str) -> Result<(), ServerError> {
     let tmp = path.with_extension("tmp");
     tokio::fs::write(&tmp, format!("{secret}\n"))
@@ -235,6 +249,11 @@ impl Server {
         self.bootstrap.as_ref()
     }
 
+    /// The answer cache of `/v7` queries (to watch what it holds).
+    pub fn answer_cache(&self) -> &std::sync::Arc<crate::cache::ResponseCache> {
+        self.state.cache()
+    }
+
     /// The HTTP router (for in-process tests).
     pub fn router(&self) -> axum::Router {
         http::router(self.state.clone())
@@ -248,12 +267,15 @@ impl Server {
     {
         let router = self.router();
         self.state.cache().poll().await;
+        self.state.auth.poll().await;
         let poller = self.state.cache().spawn_poller();
+        let auth_poller = spawn_auth_poller(self.state.auth.clone());
         let result = axum::serve(listener, router)
             .with_graceful_shutdown(shutdown)
             .await
             .map_err(io_err("serving HTTP"));
         poller.abort();
+        auth_poller.abort();
         self.state.db.close().await;
         result
     }

@@ -19,7 +19,7 @@ use sea_query::{Expr, ExprTrait, Query, SelectStatement, Value};
 use serde_json::json;
 
 use crate::auth::{self, NewApiKey};
-use crate::db::{Cell, CellType, Db, DbError, Tx};
+use crate::db::{Cell, CellType, Db, DbError, Tx, WriteKind};
 use crate::time::now_millis;
 
 /// Why a catalog write was refused or failed.
@@ -525,7 +525,7 @@ impl Catalog {
         {
             return Err(invalid("email", e, "an address like user@example.com"));
         }
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.db.begin_for(WriteKind::Access).await?;
         if find_id(&mut tx, "user", "username", username)
             .await?
             .is_some()
@@ -551,7 +551,7 @@ impl Catalog {
 
     /// Adds an existing user to an existing organisation.
     pub async fn add_member(&self, username: &str, org: &str) -> Result<(), CatalogError> {
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.db.begin_for(WriteKind::Access).await?;
         let user = find_id(&mut tx, "user", "username", username)
             .await?
             .ok_or_else(|| CatalogError::NotFound {
@@ -577,7 +577,8 @@ impl Catalog {
         name: Option<&str>,
         expires_at: Option<i64>,
     ) -> Result<NewApiKey, CatalogError> {
-        let mut tx = self.db.begin().await?;
+        // A new key: nothing cached can depend on it.
+        let mut tx = self.db.begin_for(WriteKind::NewKeys).await?;
         let user = find_id(&mut tx, "user", "username", username)
             .await?
             .ok_or_else(|| CatalogError::NotFound {
@@ -636,10 +637,12 @@ impl Catalog {
             .collect())
     }
 
-    /// Deletes an API key. Servers that cached it stop accepting it within
-    /// [`crate::auth::CACHE_TTL`].
+    /// Deletes an API key. A server using this catalog's database pool
+    /// refuses the key from the next request on; other servers within
+    /// [`crate::cache::POLL_INTERVAL`] (they watch the database's access
+    /// counter).
     pub async fn revoke_api_key(&self, id: i64) -> Result<(), CatalogError> {
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.db.begin_for(WriteKind::Access).await?;
         let deleted = tx
             .execute(
                 &Query::delete()

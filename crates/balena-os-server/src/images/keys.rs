@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 use crate::auth::{KEY_LENGTH, generate_key, hash_key};
 use crate::catalog::insert_row;
-use crate::db::{CellType, Db, DbError};
+use crate::db::{CellType, Db, DbError, WriteKind};
 use crate::time::now_millis;
 
 /// Makes deterministic keys from a secret.
@@ -137,7 +137,8 @@ async fn store(
     values.push(("description", info.description.clone().into()));
     values.push(("expiry_date", info.expiry.into()));
     let attempt = async {
-        let mut tx = db.begin().await?;
+        // New keys are not catalog data: cached answers stay valid.
+        let mut tx = db.begin_for(WriteKind::NewKeys).await?;
         insert_row(&mut tx, table, values).await?;
         tx.commit().await
     };

@@ -4,8 +4,10 @@
 use std::io::Read;
 use std::time::{Duration, Instant};
 
-use balena_os_server::catalog::NewApplication;
-use serde_json::Value;
+use balena_os_server::cache::{POLL_INTERVAL, Visibility};
+use balena_os_server::catalog::{Catalog, NewApplication};
+use balena_os_server::db::CellType;
+use serde_json::{Value, json};
 
 use crate::common::{Backend, TestServer};
 
@@ -128,8 +130,138 @@ async fn run(backend: Backend) {
         assert!(Instant::now() < deadline, "stale after 5 s: {body}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    keys_are_not_catalog_changes(&server, &other).await;
     other.db().close().await;
     server.stop().await;
+}
+
+async fn provisioning_keys(server: &TestServer) -> i64 {
+    let q = sea_query::Query::select()
+        .expr(sea_query::Expr::cust("COUNT(*)"))
+        .from("provisioning_key")
+        .to_owned();
+    let rows = server
+        .catalog
+        .db()
+        .fetch(&q, &[CellType::Int])
+        .await
+        .expect("count");
+    rows[0][0].as_int().expect("count")
+}
+
+/// Config downloads store provisioning keys, and API keys come and go:
+/// none of it is catalog data, so cached answers survive it, while a
+/// revoked key is refused at once (this process) or within the poll
+/// interval (another process).
+async fn keys_are_not_catalog_changes(server: &TestServer, other: &Catalog) {
+    let demo_key = server.demo_key.clone().expect("demo key");
+    let (status, fleets) = server
+        .get(
+            "/v7/application?$select=id&$filter=slug%20eq%20%27demo%2Fkiosk-rpi3%27",
+            Some(&demo_key),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let kiosk = fleets["d"][0]["id"].as_i64().expect("kiosk fleet id");
+    // Let the poller see the last write from the other process, then cache Q.
+    tokio::time::sleep(2 * POLL_INTERVAL).await;
+    let (_, cached) = server.get(Q, None).await;
+    assert!(
+        server.cache.get(Q, &Visibility::Anonymous).is_some(),
+        "Q is cached"
+    );
+    let db = server.catalog.db();
+    let commits = db.local_commits();
+    let generation = db.catalog_generation().await.expect("generation");
+    let keys = provisioning_keys(server).await;
+
+    // POST and GET /download-config each store a new provisioning key.
+    let post = server
+        .client
+        .post(format!("{}/download-config", server.url))
+        .bearer_auth(&demo_key)
+        .json(&json!({"appId": kiosk, "version": "6.0.13", "network": "ethernet"}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(post.status().as_u16(), 200);
+    let config: Value = post.json().await.expect("config.json");
+    assert!(config["apiKey"].as_str().is_some_and(|k| k.len() == 32));
+    let get = server
+        .client
+        .get(format!(
+            "{}/download-config?appId={kiosk}&version=6.0.13&network=ethernet",
+            server.url
+        ))
+        .bearer_auth(&demo_key)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(get.status().as_u16(), 200);
+    assert_eq!(provisioning_keys(server).await, keys + 2, "two keys stored");
+    assert_eq!(db.local_commits(), commits, "no catalog commit counted");
+    assert_eq!(
+        db.catalog_generation().await.expect("generation"),
+        generation,
+        "no trigger moved the catalog generation"
+    );
+    assert!(
+        server.cache.get(Q, &Visibility::Anonymous).is_some(),
+        "the cached answer survived the config downloads"
+    );
+    // Also after the poller looked at the database again.
+    tokio::time::sleep(2 * POLL_INTERVAL).await;
+    assert!(
+        server.cache.get(Q, &Visibility::Anonymous).is_some(),
+        "the cached answer survived the next polls"
+    );
+    assert_eq!(server.get(Q, None).await.1, cached);
+
+    // A new API key, used (and so cached by the authenticator), then revoked
+    // in this process: refused on the very next request.
+    let made = server
+        .catalog
+        .create_api_key("demo", Some("short-lived"), None)
+        .await
+        .expect("key");
+    assert_eq!(server.get(Q, Some(&made.key)).await.0, 200);
+    assert_eq!(server.get(Q, Some(&made.key)).await.0, 200);
+    server
+        .catalog
+        .revoke_api_key(made.id)
+        .await
+        .expect("revoke");
+    assert_eq!(server.get(Q, Some(&made.key)).await.0, 401);
+    assert_eq!(db.local_commits(), commits, "keys are not catalog changes");
+    assert!(server.cache.get(Q, &Visibility::Anonymous).is_some());
+
+    // Revoked by another process: refused within the poll interval.
+    let made = other
+        .create_api_key("demo", Some("revoked elsewhere"), None)
+        .await
+        .expect("key");
+    assert_eq!(server.get(Q, Some(&made.key)).await.0, 200);
+    other.revoke_api_key(made.id).await.expect("revoke");
+    let revoked_at = Instant::now();
+    loop {
+        let status = server.get(Q, Some(&made.key)).await.0;
+        if status == 401 {
+            break;
+        }
+        assert_eq!(status, 200);
+        assert!(
+            revoked_at.elapsed() < 3 * POLL_INTERVAL,
+            "a key revoked elsewhere still works after {:?}",
+            revoked_at.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        db.catalog_generation().await.expect("generation"),
+        generation,
+        "keys do not move the catalog generation"
+    );
+    assert!(server.cache.get(Q, &Visibility::Anonymous).is_some());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,9 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use balena_os_server::Server;
 use balena_os_server::catalog::Catalog;
 use balena_os_server::db::Db;
+use balena_os_server::{Server, ServerBuilder};
 use serde_json::Value;
 use tokio::sync::oneshot;
 
@@ -88,6 +88,8 @@ pub struct TestServer {
     pub admin_key: Option<String>,
     pub demo_key: Option<String>,
     pub client: reqwest::Client,
+    /// The server's answer cache.
+    pub cache: std::sync::Arc<balena_os_server::cache::ResponseCache>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -96,6 +98,30 @@ impl TestServer {
     /// Starts a server; `prepare` may fill the empty database first (the
     /// server then skips its first-start bootstrap).
     pub async fn start_with<F, Fut>(backend: Backend, demo: bool, prepare: F) -> TestServer
+    where
+        F: FnOnce(Catalog) -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
+        Self::launch(backend, demo, |b| b, prepare).await
+    }
+
+    /// Starts a server whose builder `configure` adjusts (image store,
+    /// limits, shutdown deadline…) after the data directory, database and
+    /// demo flag are set.
+    pub async fn start_configured(
+        backend: Backend,
+        demo: bool,
+        configure: impl FnOnce(ServerBuilder) -> ServerBuilder,
+    ) -> TestServer {
+        Self::launch(backend, demo, configure, |_| async {}).await
+    }
+
+    async fn launch<F, Fut>(
+        backend: Backend,
+        demo: bool,
+        configure: impl FnOnce(ServerBuilder) -> ServerBuilder,
+        prepare: F,
+    ) -> TestServer
     where
         F: FnOnce(Catalog) -> Fut,
         Fut: std::future::Future<Output = ()>,
@@ -117,10 +143,11 @@ impl TestServer {
         if let Some(url) = &database_url {
             builder = builder.database_url(url);
         }
-        let server = builder.build().await.expect("server starts");
+        let server = configure(builder).build().await.expect("server starts");
         let catalog = server.catalog().clone();
         let admin_key = server.bootstrap().map(|b| b.admin_key.clone());
         let demo_key = server.bootstrap().and_then(|b| b.demo_key.clone());
+        let cache = server.answer_cache().clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -142,6 +169,7 @@ impl TestServer {
             admin_key,
             demo_key,
             client: reqwest::Client::new(),
+            cache,
             stop: Some(stop),
             task: Some(task),
         }
