@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use balena_os_server::catalog::Catalog;
+use balena_os_server::catalog::import::BucketSource;
 use balena_os_server::db::Db;
 use balena_os_server::{Server, ServerBuilder};
 use serde_json::Value;
@@ -234,6 +235,46 @@ pub struct Moto {
     child: tokio::process::Child,
     /// The server's base URL, e.g. `http://127.0.0.1:PORT`.
     pub endpoint: String,
+}
+
+impl Moto {
+    /// Creates the bucket `name` and returns a client for it.
+    pub async fn create_bucket(&self, name: &str) -> std::sync::Arc<dyn object_store::ObjectStore> {
+        let resp = reqwest::Client::new()
+            .put(format!("{}/{name}", self.endpoint))
+            .send()
+            .await
+            .expect("create bucket");
+        assert!(
+            resp.status().is_success(),
+            "create bucket: {}",
+            resp.status()
+        );
+        std::sync::Arc::new(
+            object_store::aws::AmazonS3Builder::new()
+                .with_bucket_name(name)
+                .with_region("us-east-1")
+                .with_endpoint(&self.endpoint)
+                .with_allow_http(true)
+                .with_access_key_id("test")
+                .with_secret_access_key("test")
+                .build()
+                .expect("s3 client"),
+        )
+    }
+
+    /// How the server and the importers find `prefix` in `bucket`.
+    pub fn source(&self, bucket: &str, prefix: &str) -> BucketSource {
+        BucketSource::S3 {
+            bucket: bucket.into(),
+            prefix: prefix.into(),
+            endpoint: Some(self.endpoint.clone()),
+            region: None,
+            access_key_id: Some("test".into()),
+            secret_access_key: Some("test".into()),
+            allow_http: true,
+        }
+    }
 }
 
 impl Drop for Moto {

@@ -2,12 +2,10 @@
 //! S3-compatible server (moto), idempotently and atomically.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use balena_os_server::catalog::import::BucketSource;
-use object_store::aws::AmazonS3Builder;
+use object_store::ObjectStoreExt;
 use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStore, ObjectStoreExt};
 use serde_json::{Value, json};
 
 use crate::common::{Backend, TestServer, moto};
@@ -210,28 +208,7 @@ async fn import_local_bucket_postgres() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn import_s3_bucket() {
     let moto = moto().await;
-    let client = reqwest::Client::new();
-    let resp = client
-        .put(format!("{}/balena-img", moto.endpoint))
-        .send()
-        .await
-        .expect("create bucket");
-    assert!(
-        resp.status().is_success(),
-        "create bucket: {}",
-        resp.status()
-    );
-    let store: Arc<dyn ObjectStore> = Arc::new(
-        AmazonS3Builder::new()
-            .with_bucket_name("balena-img")
-            .with_region("us-east-1")
-            .with_endpoint(&moto.endpoint)
-            .with_allow_http(true)
-            .with_access_key_id("test")
-            .with_secret_access_key("test")
-            .build()
-            .expect("s3 client"),
-    );
+    let store = moto.create_bucket("balena-img").await;
     for (rel, contents) in bucket_files() {
         store
             .put(
@@ -242,15 +219,7 @@ async fn import_s3_bucket() {
             .expect("upload");
     }
     let server = TestServer::start(Backend::Sqlite, false).await;
-    let source = BucketSource::S3 {
-        bucket: "balena-img".into(),
-        prefix: "images".into(),
-        endpoint: Some(moto.endpoint.clone()),
-        region: None,
-        access_key_id: Some("test".into()),
-        secret_access_key: Some("test".into()),
-        allow_http: true,
-    };
+    let source = moto.source("balena-img", "images");
     let report = server
         .catalog
         .import_bucket(&source)

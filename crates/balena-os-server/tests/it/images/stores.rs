@@ -2,22 +2,17 @@
 //! and into an S3-compatible bucket (moto on loopback), then serving them.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use balena_image::demo::DemoSpec;
 use balena_image::import::Artifact;
-use balena_os_server::Server;
-use balena_os_server::catalog::import::BucketSource;
 use balena_os_server::images::ImagesConfig;
 use balena_os_server::images::import::{ImportRequest, import};
 use balena_os_server::images::store::ImageStore;
-use object_store::aws::AmazonS3Builder;
+use object_store::ObjectStoreExt;
 use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStore, ObjectStoreExt};
 use serde_json::json;
-use tokio::sync::oneshot;
 
-use super::util::{get, gunzip, raw_client};
+use super::util::{get, gunzip, raw_client, send};
 use crate::common::{Backend, TestServer, moto};
 
 /// A demo image for `slug` in `dir`, in the form `kind` (`img`, `gz`, `zip`).
@@ -174,32 +169,18 @@ async fn import_image_into_the_local_store() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn images_in_an_s3_bucket() {
     let moto = moto().await;
-    let created = reqwest::Client::new()
-        .put(format!("{}/balena-img", moto.endpoint))
-        .send()
-        .await
-        .expect("create bucket");
-    assert!(created.status().is_success());
-    let source = BucketSource::S3 {
-        bucket: "balena-img".into(),
-        prefix: "images".into(),
-        endpoint: Some(moto.endpoint.clone()),
-        region: None,
-        access_key_id: Some("test".into()),
-        secret_access_key: Some("test".into()),
-        allow_http: true,
-    };
-    let data = tempfile::tempdir().expect("data");
-    let builder = || {
-        Server::builder()
-            .data_dir(data.path())
-            .images(ImagesConfig {
-                store: Some(source.clone()),
-                ..ImagesConfig::default()
-            })
-    };
-    // Import through the operator path into the bucket.
-    let catalog = builder().open_catalog().await.expect("catalog");
+    let s3 = moto.create_bucket("balena-img").await;
+    let source = moto.source("balena-img", "images");
+    let server = TestServer::start_configured(Backend::Sqlite, false, |b| {
+        b.images(ImagesConfig {
+            store: Some(source.clone()),
+            ..ImagesConfig::default()
+        })
+    })
+    .await;
+    // Import through the operator path (its own database pool, as the
+    // `admin import-image` process has) into the bucket.
+    let catalog = server.other_process_catalog().await;
     let store = ImageStore::from_source(&source).expect("store");
     let work = tempfile::tempdir().expect("tempdir");
     let (gz, raw) = image_file(work.path(), "generic-amd64", "6.8.1", "gz");
@@ -219,17 +200,6 @@ async fn images_in_an_s3_bucket() {
     .expect("import into S3");
     catalog.db().close().await;
     // The bucket holds the release folder, complete (no IGNORE).
-    let s3: Arc<dyn ObjectStore> = Arc::new(
-        AmazonS3Builder::new()
-            .with_bucket_name("balena-img")
-            .with_region("us-east-1")
-            .with_endpoint(&moto.endpoint)
-            .with_allow_http(true)
-            .with_access_key_id("test")
-            .with_secret_access_key("test")
-            .build()
-            .expect("s3 client"),
-    );
     let manifest = s3
         .get(&ObjectPath::from("images/generic-amd64/6.8.1/image.json"))
         .await
@@ -242,100 +212,50 @@ async fn images_in_an_s3_bucket() {
     );
 
     // Serve from the bucket.
-    let server = builder().build().await.expect("server");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        server
-            .serve(listener, async {
-                let _ = stopped.await;
-            })
-            .await
-            .expect("serve");
-    });
-    let client = raw_client();
-    let size: serde_json::Value = client
-        .get(format!(
-            "{url}/device-types/v1/generic-amd64/images/latest/download-size"
-        ))
-        .send()
-        .await
-        .expect("size")
-        .json()
-        .await
-        .expect("json");
-    assert_eq!(size["size"], json!(report.compressed_bytes));
-    let gz = client
-        .get(format!(
-            "{url}/download?deviceType=generic-amd64&version=6.8.1&fileType=.gz"
-        ))
-        .send()
-        .await
-        .expect("download");
-    assert_eq!(gz.status(), 200);
-    let gz = gz.bytes().await.expect("body");
-    assert!(gunzip(&gz) == raw);
-    let img = client
-        .get(format!(
-            "{url}/download?deviceType=generic-amd64&version=6.8.1&developmentMode=true"
-        ))
-        .send()
-        .await
-        .expect("download");
-    assert_eq!(img.status(), 200);
-    let etag = img
-        .headers()
-        .get("etag")
-        .and_then(|v| v.to_str().ok())
-        .expect("etag")
-        .to_owned();
-    let img = img.bytes().await.expect("body");
-    assert_eq!(img.len(), raw.len());
-    let part = client
-        .get(format!(
-            "{url}/download?deviceType=generic-amd64&version=6.8.1&developmentMode=true"
-        ))
-        .header("range", "bytes=1000000-1999999")
-        .header("if-range", &etag)
-        .send()
-        .await
-        .expect("range");
-    assert_eq!(part.status(), 206);
-    assert!(part.bytes().await.expect("body") == img[1_000_000..2_000_000]);
-    let _ = stop.send(());
-    task.await.expect("server task");
+    let size = get(
+        &server,
+        "/device-types/v1/generic-amd64/images/latest/download-size",
+        None,
+    )
+    .await;
+    assert_eq!(size.json()["size"], json!(report.compressed_bytes));
+    let gz = get(
+        &server,
+        "/download?deviceType=generic-amd64&version=6.8.1&fileType=.gz",
+        None,
+    )
+    .await;
+    assert_eq!(gz.status, 200);
+    assert!(gunzip(&gz.body) == raw);
+    let dev = "/download?deviceType=generic-amd64&version=6.8.1&developmentMode=true";
+    let img = get(&server, dev, None).await;
+    assert_eq!(img.status, 200);
+    let etag = img.header("etag").expect("etag").to_owned();
+    assert_eq!(img.body.len(), raw.len());
+    let part = send(
+        &server,
+        reqwest::Method::GET,
+        dev,
+        None,
+        &[("range", "bytes=1000000-1999999"), ("if-range", &etag)],
+        None,
+    )
+    .await;
+    assert_eq!(part.status, 206);
+    assert!(part.body == img.body[1_000_000..2_000_000]);
+    server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn busy_server_and_abandoned_downloads() {
-    crate::common::init_tracing();
-    let data = tempfile::tempdir().expect("data");
-    let server = Server::builder()
-        .data_dir(data.path())
-        .demo(true)
-        .images(ImagesConfig {
+    let server = TestServer::start_configured(Backend::Sqlite, true, |b| {
+        b.images(ImagesConfig {
             max_downloads: Some(1),
             ..ImagesConfig::default()
         })
-        .build()
-        .await
-        .expect("server");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        server
-            .serve(listener, async {
-                let _ = stopped.await;
-            })
-            .await
-            .expect("serve");
-    });
+    })
+    .await;
+    let url = &server.url;
     let client = raw_client();
     let download = format!("{url}/download?deviceType=raspberrypi3&version=latest");
     // One download in progress, read slowly…
@@ -370,6 +290,5 @@ async fn busy_server_and_abandoned_downloads() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert!(freed, "an abandoned download kept its place");
-    let _ = stop.send(());
-    task.await.expect("server task");
+    server.stop().await;
 }
