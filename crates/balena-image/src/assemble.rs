@@ -14,7 +14,16 @@
 //!   i.e. Σ zLen + 20 bytes.
 //! * zip: one deflate entry per image, general-purpose flag bit 3 with a
 //!   data descriptor after the data, DOS time 1980-01-01 00:00, unix mode
-//!   0644, ZIP64 records when a size or offset needs them.
+//!   0644. An entry whose size, compressed size or local-header offset
+//!   reaches 0xFFFFFFFF (or every entry, with [`ZipOptions::force_zip64`])
+//!   is a ZIP64 entry: a ZIP64 extra field in its local header (so
+//!   streaming readers expect a 24-byte descriptor) and in its central
+//!   record, and a 24-byte data descriptor; the archive then ends with the
+//!   ZIP64 end-of-central-directory record and locator.
+//!
+//! Zip sizes: local header 30 + name (+ 20 ZIP64 extra), data Σ zLen + 2,
+//! descriptor 16 (24), central record 46 + name (+ 28 ZIP64 extra), end
+//! records 22 (+ 76).
 
 use std::io::{self, Read, Write};
 use std::sync::Arc;
@@ -236,18 +245,33 @@ impl DownloadPlan {
                 || offset >= 0xFFFF_FFFF;
             any64 |= zip64;
             let version: u16 = if zip64 { 45 } else { 20 };
-            // Local file header (sizes deferred to the data descriptor).
-            let mut h = Vec::with_capacity(30 + name.len());
+            // Local file header. CRC and sizes are deferred to the data
+            // descriptor (flag bit 3), so they are zero here. A ZIP64 entry
+            // also carries a ZIP64 extra field (APPNOTE 4.5.3: both sizes,
+            // zero because of the descriptor) with the 32-bit size fields
+            // set to 0xFFFFFFFF to point at it: that extra is how a
+            // streaming reader knows the descriptor's sizes are 8 bytes.
+            let local_extra: u16 = if zip64 { ZIP64_LOCAL_EXTRA_LEN } else { 0 };
+            let mut h = Vec::with_capacity(30 + name.len() + usize::from(local_extra));
             h.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
             h.extend_from_slice(&version.to_le_bytes());
             h.extend_from_slice(&0x0008u16.to_le_bytes());
             h.extend_from_slice(&8u16.to_le_bytes());
             h.extend_from_slice(&DOS_TIME.to_le_bytes());
             h.extend_from_slice(&DOS_DATE.to_le_bytes());
-            h.extend_from_slice(&[0u8; 12]);
+            h.extend_from_slice(&0u32.to_le_bytes()); // CRC-32: in the descriptor
+            let local_size = if zip64 { 0xFFFF_FFFFu32 } else { 0 };
+            h.extend_from_slice(&local_size.to_le_bytes()); // compressed size
+            h.extend_from_slice(&local_size.to_le_bytes()); // uncompressed size
             h.extend_from_slice(&(name.len() as u16).to_le_bytes());
-            h.extend_from_slice(&0u16.to_le_bytes());
+            h.extend_from_slice(&local_extra.to_le_bytes());
             h.extend_from_slice(name.as_bytes());
+            if zip64 {
+                h.extend_from_slice(&ZIP64_EXTRA_ID.to_le_bytes());
+                h.extend_from_slice(&16u16.to_le_bytes());
+                h.extend_from_slice(&0u64.to_le_bytes()); // original size
+                h.extend_from_slice(&0u64.to_le_bytes()); // compressed size
+            }
             p.inline(h);
             p.parts(parts);
             let mut d = DEFLATE_END.to_vec();
@@ -283,7 +307,7 @@ impl DownloadPlan {
             c.extend_from_slice(&small(offset).to_le_bytes());
             c.extend_from_slice(name.as_bytes());
             if zip64 {
-                c.extend_from_slice(&1u16.to_le_bytes());
+                c.extend_from_slice(&ZIP64_EXTRA_ID.to_le_bytes());
                 c.extend_from_slice(&24u16.to_le_bytes());
                 c.extend_from_slice(&usize_.to_le_bytes());
                 c.extend_from_slice(&csize.to_le_bytes());
@@ -326,6 +350,12 @@ impl DownloadPlan {
         Ok(p)
     }
 }
+
+/// Header ID of the ZIP64 extended information extra field.
+const ZIP64_EXTRA_ID: u16 = 0x0001;
+/// The ZIP64 extra field of a local header: ID, length, original size,
+/// compressed size.
+const ZIP64_LOCAL_EXTRA_LEN: u16 = 2 + 2 + 8 + 8;
 
 /// 00:00:00 in DOS format.
 const DOS_TIME: u16 = 0;
@@ -401,5 +431,85 @@ impl<S: PartStore> Read for PlanReader<S> {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::{PartEntry, PartsLayout};
+
+    fn parts(len: u64, z_len: u64) -> ConfiguredParts {
+        let layout = PartsLayout::new(&[PartEntry {
+            filename: "part-0.deflate".into(),
+            crc: 0,
+            len,
+            z_len,
+            partition_index: None,
+            offset: None,
+        }])
+        .unwrap();
+        ConfiguredParts::unconfigured(&layout)
+    }
+
+    fn local_header(plan: &DownloadPlan) -> Vec<u8> {
+        match &plan.segments()[0] {
+            Segment::Inline(b) => b.to_vec(),
+            other => panic!("plan starts with {other:?}"),
+        }
+    }
+
+    fn u16_at(b: &[u8], at: usize) -> u16 {
+        u16::from_le_bytes([b[at], b[at + 1]])
+    }
+
+    fn u32_at(b: &[u8], at: usize) -> u32 {
+        u32::from_le_bytes(b[at..at + 4].try_into().unwrap())
+    }
+
+    #[test]
+    fn small_entry_local_header_has_no_extra() {
+        let p = parts(1000, 10);
+        let plan = DownloadPlan::zip(&[("a.img", &p)], ZipOptions::default()).unwrap();
+        let h = local_header(&plan);
+        assert_eq!(h.len(), 30 + 5);
+        assert_eq!(u16_at(&h, 4), 20);
+        assert_eq!(u32_at(&h, 18), 0);
+        assert_eq!(u32_at(&h, 22), 0);
+        assert_eq!(u16_at(&h, 28), 0);
+        // 35 + data (10 + 2) + descriptor 16 + central 46 + 5 + EOCD 22
+        assert_eq!(plan.len(), 35 + 12 + 16 + 51 + 22);
+    }
+
+    #[test]
+    fn zip64_entry_local_header_carries_the_zip64_extra() {
+        let p = parts(1000, 10);
+        let plan = DownloadPlan::zip(&[("a.img", &p)], ZipOptions { force_zip64: true }).unwrap();
+        let h = local_header(&plan);
+        assert_eq!(h.len(), 30 + 5 + 20);
+        assert_eq!(u16_at(&h, 4), 45);
+        assert_eq!(u16_at(&h, 6) & 8, 8);
+        assert_eq!(u32_at(&h, 14), 0, "CRC is in the descriptor");
+        assert_eq!(u32_at(&h, 18), 0xFFFF_FFFF);
+        assert_eq!(u32_at(&h, 22), 0xFFFF_FFFF);
+        assert_eq!(u16_at(&h, 28), 20);
+        assert_eq!(&h[30..35], b"a.img");
+        assert_eq!(u16_at(&h, 35), 0x0001);
+        assert_eq!(u16_at(&h, 37), 16);
+        assert!(h[39..55].iter().all(|&b| b == 0));
+        // 55 + data 12 + descriptor 24 + central 46 + 5 + 28 + EOCD 22 + 76
+        assert_eq!(plan.len(), 55 + 12 + 24 + 79 + 98);
+    }
+
+    #[test]
+    fn large_entry_switches_to_zip64_by_itself() {
+        let p = parts(5 << 30, 5 << 20);
+        let plan = DownloadPlan::zip(&[("a.img", &p)], ZipOptions::default()).unwrap();
+        let h = local_header(&plan);
+        assert_eq!(u16_at(&h, 4), 45);
+        assert_eq!(u16_at(&h, 28), 20);
+        let just_under = parts(0xFFFF_FFFE, 5 << 20);
+        let plan = DownloadPlan::zip(&[("a.img", &just_under)], ZipOptions::default()).unwrap();
+        assert_eq!(u16_at(&local_header(&plan), 4), 20);
     }
 }

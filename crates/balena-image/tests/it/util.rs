@@ -61,6 +61,7 @@ fn package_of(tool: &str) -> &'static str {
         "mcopy" | "mtype" | "mmd" | "mdir" => "mtools",
         "mkfs.ext4" => "e2fsprogs",
         "unzip" => "unzip",
+        "bsdtar" => "libarchive-tools",
         "zip" => "zip",
         "pigz" => "pigz",
         _ => "gzip",
