@@ -24,6 +24,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crate::config::ConfigPartition;
 use crate::configure::{BootPartition, find_boot_partition_in, os_version_from_os_release};
 use crate::error::{Error, Result};
 use crate::fat::FatVolume;
@@ -83,6 +84,14 @@ pub struct ImportOptions {
     pub os_version: Option<String>,
     /// Image key inside the manifest.
     pub image_key: String,
+    /// Where the boot partition is when no partition is labelled
+    /// `resin-boot`/`flash-boot`/`balena-boot` and none holds
+    /// `/device-type.json` (the device type's
+    /// `configuration.config.partition`). If `None`, it is taken from
+    /// [`ImportOptions::device_type_json`] when that has one. It decides
+    /// which partition is cut into [`ImportOptions::boot_chunk`] chunks and
+    /// where `/os-release` is read.
+    pub partition_hint: Option<ConfigPartition>,
 }
 
 impl Default for ImportOptions {
@@ -95,6 +104,7 @@ impl Default for ImportOptions {
             device_type_json: None,
             os_version: None,
             image_key: DEFAULT_IMAGE_KEY.to_string(),
+            partition_hint: None,
         }
     }
 }
@@ -173,10 +183,22 @@ pub fn plan_parts<R: ReadAt + ?Sized>(
     boot_chunk: u64,
     chunk: u64,
 ) -> Result<(Vec<PlannedPart>, Option<BootPartition>)> {
+    plan_parts_with_hint(src, boot_chunk, chunk, None)
+}
+
+/// [`plan_parts`], falling back to `hint` (the device type's
+/// `configuration.config.partition`) when no partition is recognised as
+/// the boot partition by label or `/device-type.json`.
+pub fn plan_parts_with_hint<R: ReadAt + ?Sized>(
+    src: &R,
+    boot_chunk: u64,
+    chunk: u64,
+    hint: Option<ConfigPartition>,
+) -> Result<(Vec<PlannedPart>, Option<BootPartition>)> {
     let len = src.len_bytes()?;
     let table = read_partition_table(src)?;
     table.check_layout(len)?;
-    let boot = find_boot_partition_in(src, &table, None).ok();
+    let boot = find_boot_partition_in(src, &table, hint).ok();
     let mut out = Vec::new();
     let mut at = 0u64;
     if table.partitions.is_empty() {
@@ -366,12 +388,21 @@ pub fn import_from<R: ReadAt + Sync + ?Sized>(
     if opts.image_key.is_empty() {
         return Err(Error::InvalidArgument("empty image key".into()));
     }
+    let given_device_type = match &opts.device_type_json {
+        Some(d) => Some(serde_json::from_slice::<serde_json::Value>(d)?),
+        None => None,
+    };
+    let hint = opts.partition_hint.or_else(|| {
+        given_device_type
+            .as_ref()
+            .and_then(|v| ConfigPartition::from_device_type_json(v).ok())
+    });
     fs::create_dir_all(out_dir)?;
     let ignore = out_dir.join("IGNORE");
     write_atomic(&ignore, b"")?;
     sync_dir(out_dir);
 
-    let (plan, boot) = plan_parts(src, opts.boot_chunk, opts.chunk)?;
+    let (plan, boot) = plan_parts_with_hint(src, opts.boot_chunk, opts.chunk, hint)?;
     let parts_dir = out_dir.join(opts.artifact.parts_dir());
     fs::create_dir_all(&parts_dir)?;
     for e in fs::read_dir(&parts_dir)? {

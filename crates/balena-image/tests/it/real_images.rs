@@ -9,8 +9,8 @@ use balena_image::assemble::{DownloadPlan, ZipOptions};
 use balena_image::import::{ImportOptions, import_image};
 use balena_image::inflate::{RawImageReader, inflate_to_writer};
 use balena_image::{
-    Configuration, ConfiguredParts, DirPartStore, ImageManifest, ReadAt, TableKind,
-    configure_image_file, configure_overlay, configure_parts, find_boot_partition,
+    ConfigPartition, Configuration, ConfiguredParts, DirPartStore, FoundBy, ImageManifest, ReadAt,
+    TableKind, configure_image_file, configure_overlay, configure_parts, find_boot_partition,
     read_partition_table,
 };
 
@@ -548,4 +548,229 @@ fn flasher_artifact_import_and_range_reads_over_parts() {
         ranged.read_exact_at(s, &mut b).unwrap();
         assert_eq!(b, full[s as usize..s as usize + l]);
     }
+}
+
+/// Configures `path` in the three ways — in place (on a copy), as an
+/// overlay over the untouched file, and on compressed parts (fine and
+/// upstream-coarse imports, served as `.gz`) — asserts they give the same
+/// bytes and returns them with the boot partition that was chosen.
+fn configure_three_ways(
+    path: &Path,
+    cfg: &Configuration,
+    import_opts: &ImportOptions,
+    dir: &Path,
+) -> (Vec<u8>, balena_image::BootPartition) {
+    let copy = dir.join("in-place.img");
+    fs::copy(path, &copy).unwrap();
+    let report = configure_image_file(&copy, cfg).unwrap();
+    let a = fs::read(&copy).unwrap();
+    let base = fs::File::open(path).unwrap();
+    let b = read_all(&mut configure_overlay(&base, cfg).unwrap().reader());
+    assert!(b == a, "overlay differs from in-place");
+    for (name, opts) in [
+        ("fine", import_opts.clone()),
+        (
+            "coarse",
+            ImportOptions {
+                boot_chunk: 0,
+                chunk: 0,
+                ..import_opts.clone()
+            },
+        ),
+    ] {
+        let out = dir.join(name);
+        let rep = import_image(path, &out, &opts).unwrap();
+        let store = DirPartStore::new(out.join("compressed"));
+        let parts = configure_parts(&rep.layout, &store, cfg).unwrap();
+        assert_eq!(parts.boot.as_ref(), Some(&report.boot));
+        let mut gz = Vec::new();
+        DownloadPlan::gzip(&parts)
+            .write_to(&store, &mut gz)
+            .unwrap();
+        let mut c = Vec::new();
+        flate2::read::GzDecoder::new(&gz[..])
+            .read_to_end(&mut c)
+            .unwrap();
+        assert!(c == a, "{name} parts differ from in-place");
+    }
+    (a, report.boot)
+}
+
+/// No label, no `/device-type.json`: without the device type's hint the
+/// boot partition cannot be chosen and every way of configuring says so,
+/// leaving the image untouched.
+#[test]
+fn unlabelled_boot_without_device_type_json_needs_the_hint() {
+    use balena_image::Error;
+    let dir = tmp();
+    let real = build_real(dir.path(), false, Fat::F16, "NOLABEL");
+    run(
+        "mdel",
+        &[
+            "-i",
+            &mimg(&real.path, real.boot_start),
+            "::device-type.json",
+        ],
+    );
+    let before = fs::read(&real.path).unwrap();
+    let f = fs::File::open(&real.path).unwrap();
+    let err = find_boot_partition(&f, None).unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, Error::NoBootPartition(_)), "{err:?}");
+    assert!(
+        msg.contains("resin-boot") && msg.contains("device-type.json") && msg.contains("hint"),
+        "{msg}"
+    );
+    let cfg = config();
+    assert!(matches!(
+        configure_image_file(&real.path, &cfg),
+        Err(Error::NoBootPartition(_))
+    ));
+    assert!(matches!(
+        configure_overlay(&f, &cfg),
+        Err(Error::NoBootPartition(_))
+    ));
+    assert!(
+        fs::read(&real.path).unwrap() == before,
+        "image was modified"
+    );
+    // Import still works (the image is stored as it is), but without a
+    // hint it finds no boot partition, so no os-release is read.
+    let out = dir.path().join("rel");
+    let rep = import_image(&real.path, &out, &ImportOptions::default()).unwrap();
+    assert!(rep.boot.is_none() && rep.os_version.is_none());
+    assert!(!out.join("VERSION_HOSTOS").exists());
+    let store = DirPartStore::new(out.join("compressed"));
+    assert!(matches!(
+        configure_parts(&rep.layout, &store, &cfg),
+        Err(Error::NoBootPartition(_))
+    ));
+    // A hint naming a partition that does not exist (4 is the extended
+    // container, which is not a partition) is an error too.
+    let err = find_boot_partition(&f, Some(ConfigPartition::Primary(4))).unwrap_err();
+    assert!(err.to_string().contains("hinted partition 4"), "{err}");
+    // A hint naming a partition without FAT is chosen, but writing fails
+    // cleanly.
+    let bad = cfg.clone().with_partition_hint(ConfigPartition::Primary(2));
+    assert!(matches!(
+        configure_image_file(&real.path, &bad),
+        Err(Error::Fat(_))
+    ));
+    assert!(
+        fs::read(&real.path).unwrap() == before,
+        "image was modified"
+    );
+}
+
+/// The same image with the device type's `{"primary": 1}` hint: the boot
+/// partition is found by the hint, and the three ways agree byte for byte.
+/// Import learns the hint from the device-type.json it is given.
+#[test]
+fn unlabelled_boot_is_found_by_the_primary_hint_three_ways() {
+    let dir = tmp();
+    let real = build_real(dir.path(), false, Fat::F16, "NOLABEL");
+    let img = mimg(&real.path, real.boot_start);
+    run("mdel", &["-i", &img, "::device-type.json"]);
+    let dt = br#"{"slug":"raspberrypi3","configuration":{"config":{"partition":{"primary":1},"path":"/config.json"}}}"#;
+    let hint =
+        ConfigPartition::from_device_type_json(&serde_json::from_slice(dt).unwrap()).unwrap();
+    assert_eq!(hint, ConfigPartition::Primary(1));
+    let f = fs::File::open(&real.path).unwrap();
+    let boot = find_boot_partition(&f, Some(hint)).unwrap();
+    assert_eq!(boot.found_by, FoundBy::Hint(ConfigPartition::Primary(1)));
+    assert_eq!((boot.index, boot.start), (Some(1), real.boot_start));
+
+    let cfg = config().with_partition_hint(hint);
+    let opts = ImportOptions {
+        device_type_json: Some(dt.to_vec()),
+        ..Default::default()
+    };
+    let (a, boot) = configure_three_ways(&real.path, &cfg, &opts, dir.path());
+    assert_eq!(boot.found_by, FoundBy::Hint(ConfigPartition::Primary(1)));
+    // The import took the hint from device-type.json: the boot partition
+    // is chunked finely and os-release was read from it.
+    let rep = import_image(&real.path, dir.path().join("again"), &opts).unwrap();
+    assert_eq!(
+        rep.boot.as_ref().map(|b| &b.found_by),
+        Some(&FoundBy::Hint(ConfigPartition::Primary(1)))
+    );
+    assert_eq!(rep.os_version.as_deref(), Some("2.19.0+rev1"));
+    let boot_parts = rep
+        .layout
+        .parts()
+        .iter()
+        .filter(|p| p.partition == Some(1))
+        .count();
+    assert_eq!(boot_parts as u64, real.boot_len.div_ceil(1 << 20));
+    // What landed is right and the FAT is clean.
+    let copy = dir.path().join("in-place.img");
+    let img = mimg(&copy, real.boot_start);
+    assert_eq!(
+        run("mtype", &["-i", &img, "::config.json"]),
+        cfg.config_json()
+    );
+    fsck_partition(&a, real.boot_start, real.boot_len, dir.path());
+}
+
+/// `{"logical": 1}` designates partition 5, the first logical partition
+/// inside the extended container, and the configuration lands there.
+#[test]
+fn logical_hint_resolves_to_partition_5() {
+    let dir = tmp();
+    let real = build_real(dir.path(), false, Fat::F16, "NOLABEL");
+    let boot_img = mimg(&real.path, real.boot_start);
+    run("mdel", &["-i", &boot_img, "::device-type.json"]);
+    let table = read_partition_table(&fs::File::open(&real.path).unwrap()).unwrap();
+    let p5 = table.get(5).unwrap().clone();
+    // sfdisk agrees on where partition 5 is.
+    let json: serde_json::Value =
+        serde_json::from_slice(&run("sfdisk", &["-J", real.path.to_str().unwrap()])).unwrap();
+    let node5 = json["partitiontable"]["partitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["node"].as_str().unwrap().ends_with('5'))
+        .unwrap()
+        .clone();
+    assert_eq!(node5["start"].as_u64().unwrap() * 512, p5.start);
+    // Give partition 5 a FAT12 file system, unlabelled.
+    let p = real.path.to_str().unwrap();
+    let blocks = (p5.len / 1024).to_string();
+    let offset = (p5.start / 512).to_string();
+    run(
+        "mkfs.vfat",
+        &["-F", "12", "-n", "NOLABEL", "--offset", &offset, p, &blocks],
+    );
+    assert_eq!(p5.len, 2 << 20);
+
+    let hint = ConfigPartition::from_json(&serde_json::json!({"logical": 1})).unwrap();
+    assert_eq!(hint, ConfigPartition::Logical(1));
+    let f = fs::File::open(&real.path).unwrap();
+    let boot = find_boot_partition(&f, Some(hint)).unwrap();
+    assert_eq!(boot.found_by, FoundBy::Hint(ConfigPartition::Logical(1)));
+    assert_eq!(
+        (boot.index, boot.start, boot.len),
+        (Some(5), p5.start, p5.len)
+    );
+
+    let cfg = config().with_partition_hint(hint);
+    let opts = ImportOptions {
+        partition_hint: Some(hint),
+        ..Default::default()
+    };
+    let (a, boot) = configure_three_ways(&real.path, &cfg, &opts, dir.path());
+    assert_eq!(boot.index, Some(5));
+    let copy = dir.path().join("in-place.img");
+    assert_eq!(
+        run("mtype", &["-i", &mimg(&copy, p5.start), "::config.json"]),
+        cfg.config_json()
+    );
+    fsck_partition(&a, p5.start, p5.len, dir.path());
+    // Partition 1 was not touched.
+    let base = fs::read(&real.path).unwrap();
+    let (s, e) = (
+        real.boot_start as usize,
+        (real.boot_start + real.boot_len) as usize,
+    );
+    assert!(a[s..e] == base[s..e]);
 }
