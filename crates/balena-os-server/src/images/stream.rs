@@ -11,8 +11,11 @@
 //!   takes parts in order). Parts that are the canonical deflate of zeros
 //!   (what import writes for empty regions) are not inflated: they become
 //!   references to a static zero buffer.
+//! * [`multipart_body`]: several byte ranges as `multipart/byteranges`
+//!   (RFC 9110 §14.6), each range produced by one of the above, started
+//!   only when the previous range is sent.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io::{self, Read};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -507,6 +510,142 @@ pub fn raw_body<G: Send + Sync + 'static>(
     Ok(Body::from_stream(stream))
 }
 
+/// Where a download's bytes come from: starts a body for any byte range.
+#[derive(Debug, Clone)]
+pub enum Producer {
+    /// A `.gz` or `.zip` plan (also a gzip-encoded `.img`).
+    Plan(Arc<DownloadPlan>),
+    /// The raw image, inflated on up to `threads` threads.
+    Raw {
+        /// The (possibly configured) parts.
+        parts: Arc<ConfiguredParts>,
+        /// Most inflating threads.
+        threads: usize,
+    },
+}
+
+impl Producer {
+    /// Bytes `[start, end)` as a body (see [`plan_body`], [`raw_body`]).
+    pub fn body<G: Send + Sync + 'static>(
+        &self,
+        store: Arc<dyn PartStore>,
+        start: u64,
+        end: u64,
+        guard: G,
+    ) -> io::Result<Body> {
+        match self {
+            Producer::Plan(plan) => plan_body(plan, store, start, end, guard),
+            Producer::Raw { parts, threads } => {
+                raw_body(parts.clone(), store, start, end, *threads, guard)
+            }
+        }
+    }
+}
+
+/// The layout of a `multipart/byteranges` body: its parts' headers and
+/// ranges, in order, and its exact length.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Multipart {
+    pieces: Vec<Piece>,
+    /// The body's length in bytes (for `Content-Length`).
+    pub len: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Piece {
+    Text(Bytes),
+    Range(u64, u64),
+}
+
+impl Multipart {
+    /// The layout for `ranges` (`[start, end)`, non-empty) of a
+    /// representation of `total` bytes whose type is `content_type`,
+    /// delimited by `boundary`:
+    ///
+    /// ```text
+    /// --BOUNDARY␍␊Content-Type: TYPE␍␊Content-Range: bytes S-E/TOTAL␍␊␍␊DATA
+    /// ␍␊--BOUNDARY␍␊… (one such part per range)
+    /// ␍␊--BOUNDARY--␍␊
+    /// ```
+    ///
+    /// `len` counts every byte of that, so it is the exact `Content-Length`.
+    pub fn new(ranges: &[(u64, u64)], total: u64, content_type: &str, boundary: &str) -> Self {
+        let mut pieces = Vec::with_capacity(2 * ranges.len() + 1);
+        let mut len = 0u64;
+        for (i, &(s, e)) in ranges.iter().enumerate() {
+            let text = format!(
+                "{}--{boundary}\r\nContent-Type: {content_type}\r\nContent-Range: bytes {s}-{}/{total}\r\n\r\n",
+                if i == 0 { "" } else { "\r\n" },
+                e.saturating_sub(1),
+            );
+            len += text.len() as u64 + e.saturating_sub(s);
+            pieces.push(Piece::Text(Bytes::from(text)));
+            pieces.push(Piece::Range(s, e));
+        }
+        let end = format!("\r\n--{boundary}--\r\n");
+        len += end.len() as u64;
+        pieces.push(Piece::Text(Bytes::from(end)));
+        Multipart { pieces, len }
+    }
+}
+
+struct MultipartState<G> {
+    pieces: VecDeque<Piece>,
+    current: Option<axum::body::BodyDataStream>,
+    producer: Producer,
+    store: Arc<dyn PartStore>,
+    _guard: G,
+}
+
+/// A `multipart/byteranges` body laid out by `layout`. Each range's body
+/// is started by `producer` only once the bytes before it were taken, so
+/// at most one range is being produced at a time and memory stays that of
+/// one single-range download. `guard` is dropped when the body is
+/// finished or abandoned.
+pub fn multipart_body<G: Send + 'static>(
+    producer: Producer,
+    store: Arc<dyn PartStore>,
+    layout: Multipart,
+    guard: G,
+) -> Body {
+    use futures_util::StreamExt;
+    let state = MultipartState {
+        pieces: layout.pieces.into(),
+        current: None,
+        producer,
+        store,
+        _guard: guard,
+    };
+    let stream = futures_util::stream::unfold(state, |mut st| async move {
+        loop {
+            if let Some(current) = &mut st.current {
+                match current.next().await {
+                    Some(Ok(bytes)) => return Some((Ok(bytes), st)),
+                    Some(Err(e)) => {
+                        // End the body after the error: the client sees a
+                        // short transfer, never a complete-looking one.
+                        st.current = None;
+                        st.pieces.clear();
+                        return Some((Err(io::Error::other(e)), st));
+                    }
+                    None => st.current = None,
+                }
+            }
+            match st.pieces.pop_front()? {
+                Piece::Text(bytes) => return Some((Ok(bytes), st)),
+                Piece::Range(s, e) => match st.producer.body(st.store.clone(), s, e, ()) {
+                    Ok(body) => st.current = Some(body.into_data_stream()),
+                    Err(e) => {
+                        st.pieces.clear();
+                        return Some((Err(e), st));
+                    }
+                },
+            }
+        }
+    });
+    Body::from_stream(stream)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -588,6 +727,81 @@ mod tests {
                 let body = raw_body(parts.clone(), store.clone(), s, e, threads, ()).expect("body");
                 let got = collect(body).await.expect("bytes");
                 assert_eq!(got, raw[s as usize..e as usize], "{s}..{e} on {threads}");
+            }
+        }
+    }
+
+    /// Splits a multipart body laid out by [`Multipart::new`] with
+    /// boundary `B` into (content-range, data) pairs.
+    fn split_parts(body: &[u8], boundary: &str) -> Vec<(String, Vec<u8>)> {
+        let delim = format!("\r\n--{boundary}");
+        let mut text = b"\r\n".to_vec();
+        text.extend_from_slice(body);
+        let mut out = Vec::new();
+        let mut rest = &text[..];
+        loop {
+            let at = rest
+                .windows(delim.len())
+                .position(|w| w == delim.as_bytes())
+                .expect("delimiter");
+            rest = &rest[at + delim.len()..];
+            if rest.starts_with(b"--\r\n") {
+                assert_eq!(rest.len(), 4, "nothing after the close delimiter");
+                return out;
+            }
+            let head_end = rest
+                .windows(4)
+                .position(|w| w == b"\r\n\r\n")
+                .expect("part headers");
+            let head = String::from_utf8(rest[..head_end].to_vec()).expect("ascii");
+            let range = head
+                .lines()
+                .find_map(|l| l.strip_prefix("Content-Range: "))
+                .expect("content-range")
+                .to_owned();
+            rest = &rest[head_end + 4..];
+            let next = rest
+                .windows(delim.len())
+                .position(|w| w == delim.as_bytes())
+                .expect("next delimiter");
+            out.push((range, rest[..next].to_vec()));
+            rest = &rest[next..];
+        }
+    }
+
+    #[tokio::test]
+    async fn multipart_ranges_match_the_image() {
+        let (raw, parts, store) = image();
+        let n = raw.len() as u64;
+        let plan = Arc::new(DownloadPlan::gzip(&parts));
+        let mut gz = Vec::new();
+        plan.write_to(store.as_ref(), &mut gz).expect("write");
+        let ranges = [(0, 10), (699_990, 700_010), (n - 5, n), (20, 30)];
+        for (producer, full) in [
+            (
+                Producer::Raw {
+                    parts: parts.clone(),
+                    threads: 2,
+                },
+                &raw,
+            ),
+            (Producer::Plan(plan.clone()), &gz),
+        ] {
+            let total = full.len() as u64;
+            let ranges: Vec<(u64, u64)> = ranges
+                .iter()
+                .map(|&(s, e): &(u64, u64)| (s.min(total - 1), e.min(total)))
+                .collect();
+            let layout = Multipart::new(&ranges, total, "application/octet-stream", "XyZ");
+            let len = layout.len;
+            let body = multipart_body(producer, store.clone(), layout, ());
+            let got = collect(body).await.expect("bytes");
+            assert_eq!(got.len() as u64, len, "Content-Length is exact");
+            let split = split_parts(&got, "XyZ");
+            assert_eq!(split.len(), ranges.len());
+            for ((range, data), (s, e)) in split.iter().zip(&ranges) {
+                assert_eq!(range, &format!("bytes {s}-{}/{total}", e - 1));
+                assert_eq!(data[..], full[*s as usize..*e as usize]);
             }
         }
     }

@@ -123,6 +123,101 @@ pub async fn check_ranges_with(
     );
     let got = req(vec![("if-none-match", etag.clone())]).await;
     assert_eq!(got.status, 304);
+    check_multiple_ranges(server, url, key, full, extra).await;
+}
+
+/// Several ranges in one request, through curl: `multipart/byteranges`
+/// whose parts are the same bytes as the full download's, except for a
+/// gzip-encoded `.img` (and more than 16 ranges), which get the whole file.
+async fn check_multiple_ranges(
+    server: &TestServer,
+    url: &str,
+    key: Option<&str>,
+    full: &Got,
+    extra: &[(&str, &str)],
+) {
+    let n = full.body.len();
+    let etag = full.header("etag").expect("etag");
+    let encoded = full.header("content-encoding").is_some();
+    let curl_range = |range: String| async move {
+        let mut headers = extra.to_vec();
+        headers.push(("range", &range));
+        super::util::curl(server, url, key, &headers).await
+    };
+    let cases: [(String, Vec<(usize, usize)>); 3] = [
+        ("bytes=0-9,20-29".into(), vec![(0, 10), (20, 30)]),
+        // In the order asked, suffix and open end included.
+        (
+            format!("bytes=-100, {}-{},0-0", n / 2, n / 2 + 99_999),
+            vec![(n - 100, n), (n / 2, n / 2 + 100_000), (0, 1)],
+        ),
+        // Overlapping and touching ranges coalesce; unsatisfiable ones drop.
+        (
+            format!("bytes=0-9,5-19,20-29,1000-1099,{n}-"),
+            vec![(0, 30), (1000, 1100)],
+        ),
+    ];
+    for (range, want) in cases {
+        let (status, headers, body) = curl_range(range.clone()).await;
+        assert_eq!(
+            headers.get("content-length"),
+            Some(&body.len().to_string()),
+            "{range}: Content-Length is exact"
+        );
+        assert_eq!(
+            headers.get("etag").map(String::as_str),
+            Some(etag),
+            "{range}"
+        );
+        if encoded {
+            assert_eq!(
+                status, 200,
+                "{range} of a gzip-encoded .img: the whole file"
+            );
+            assert!(body == full.body, "{range}: the whole file");
+            continue;
+        }
+        assert_eq!(status, 206, "{range}");
+        assert!(!headers.contains_key("content-range"), "{range}");
+        let content_type = headers.get("content-type").expect("content-type");
+        let boundary = content_type
+            .strip_prefix("multipart/byteranges; boundary=")
+            .unwrap_or_else(|| panic!("{range}: {content_type}"));
+        let parts = super::util::byteranges(&body, boundary);
+        assert_eq!(parts.len(), want.len(), "{range}");
+        for ((content_range, bytes), (s, e)) in parts.iter().zip(&want) {
+            assert_eq!(
+                content_range,
+                &format!("bytes {s}-{}/{n}", e - 1),
+                "{range}"
+            );
+            assert!(
+                bytes[..] == full.body[*s..*e],
+                "{range}: wrong bytes in {s}..{e}"
+            );
+        }
+    }
+    // Ranges that coalesce into one: a single-part answer.
+    let (status, headers, body) = curl_range("bytes=0-9,10-19".into()).await;
+    if !encoded {
+        assert_eq!(status, 206);
+        assert_eq!(
+            headers.get("content-range"),
+            Some(&format!("bytes 0-19/{n}"))
+        );
+        assert!(body[..] == full.body[..20]);
+    }
+    // None satisfiable: 416.
+    let (status, headers, _) = curl_range(format!("bytes={n}-,{}-{}", n + 5, n + 9)).await;
+    assert_eq!(status, 416);
+    assert_eq!(headers.get("content-range"), Some(&format!("bytes */{n}")));
+    // More than 16: the whole file.
+    let many: Vec<String> = (0..17)
+        .map(|i| format!("{}-{}", i * 100, i * 100 + 9))
+        .collect();
+    let (status, _, body) = curl_range(format!("bytes={}", many.join(","))).await;
+    assert_eq!(status, 200);
+    assert!(body == full.body, "17 ranges: the whole file");
 }
 
 /// The stock config.json of an image plus what an unmanaged download with

@@ -107,6 +107,89 @@ pub async fn get_with(
     .await
 }
 
+/// A GET through the `curl` binary (its own HTTP stack, no decoding):
+/// status, lower-cased response headers and the body bytes.
+pub async fn curl(
+    server: &TestServer,
+    path_and_query: &str,
+    key: Option<&str>,
+    headers: &[(&str, &str)],
+) -> (u16, std::collections::BTreeMap<String, String>, Vec<u8>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (head, body) = (dir.path().join("head"), dir.path().join("body"));
+    let mut cmd = tokio::process::Command::new("curl");
+    cmd.args(["-sS", "--http1.1", "-D"])
+        .arg(&head)
+        .arg("-o")
+        .arg(&body);
+    if let Some(k) = key {
+        cmd.arg("-H").arg(format!("Authorization: Bearer {k}"));
+    }
+    for (k, v) in headers {
+        cmd.arg("-H").arg(format!("{k}: {v}"));
+    }
+    let status = cmd
+        .arg(format!("{}{path_and_query}", server.url))
+        .status()
+        .await
+        .expect("curl is needed (apt-get install curl)");
+    assert!(status.success(), "curl failed: {status}");
+    let head = std::fs::read_to_string(&head).expect("headers");
+    let mut lines = head.lines();
+    let code = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|c| c.parse().ok())
+        .expect("status line");
+    let fields = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    (code, fields, std::fs::read(&body).unwrap_or_default())
+}
+
+/// The parts of a `multipart/byteranges` body (RFC 9110 §14.6, RFC 2046
+/// §5.1.1): each part's `Content-Range` and bytes. Panics on anything
+/// that is not such a body with this boundary.
+pub fn byteranges(body: &[u8], boundary: &str) -> Vec<(String, Vec<u8>)> {
+    fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+        hay.windows(needle.len()).position(|w| w == needle)
+    }
+    // Every delimiter is CRLF "--" boundary; the first one's CRLF may be
+    // the start of the body.
+    let delimiter = format!("\r\n--{boundary}");
+    let mut text = b"\r\n".to_vec();
+    text.extend_from_slice(body);
+    let mut rest = &text[..];
+    let mut parts = Vec::new();
+    let at = find(rest, delimiter.as_bytes()).expect("first delimiter");
+    assert!(
+        rest[..at].is_empty(),
+        "no preamble expected: {:?}",
+        String::from_utf8_lossy(&rest[..at])
+    );
+    rest = &rest[at + delimiter.len()..];
+    loop {
+        if let Some(after) = rest.strip_prefix(b"--") {
+            assert_eq!(after, b"\r\n", "nothing after the close delimiter");
+            return parts;
+        }
+        rest = rest.strip_prefix(b"\r\n").expect("CRLF after a delimiter");
+        let head_end = find(rest, b"\r\n\r\n").expect("end of part headers");
+        let head = std::str::from_utf8(&rest[..head_end]).expect("ASCII part headers");
+        let range = head
+            .split("\r\n")
+            .filter_map(|l| l.split_once(':'))
+            .find(|(k, _)| k.eq_ignore_ascii_case("content-range"))
+            .map(|(_, v)| v.trim().to_owned())
+            .expect("Content-Range in each part");
+        rest = &rest[head_end + 4..];
+        let next = find(rest, delimiter.as_bytes()).expect("next delimiter");
+        parts.push((range, rest[..next].to_vec()));
+        rest = &rest[next + delimiter.len()..];
+    }
+}
+
 /// The image store of a test server.
 pub fn images_dir(server: &TestServer) -> PathBuf {
     server.data.path().join("images")
