@@ -197,6 +197,12 @@ fn read_all(r: &mut impl Read) -> Vec<u8> {
 fn three_ways(gpt: bool, fat: Fat, label: &str) {
     let dir = tmp();
     let real = build_real(dir.path(), gpt, fat, label);
+    three_ways_on(&dir, &real);
+}
+
+/// Configures `real` in place (`<dir>/a.img`), as an overlay and on parts,
+/// checks all agree and that real tools read the result back.
+fn three_ways_on(dir: &tempfile::TempDir, real: &Real) {
     let cfg = config();
     let base = fs::read(&real.path).unwrap();
 
@@ -773,4 +779,151 @@ fn logical_hint_resolves_to_partition_5() {
         (real.boot_start + real.boot_len) as usize,
     );
     assert!(a[s..e] == base[s..e]);
+}
+
+/// Replaces partitions 2, 3, 5 and 6 of an MBR image from [`build_real`]
+/// with real ext4 file systems labelled like balenaOS's (`resin-rootA`,
+/// `resin-rootB`, `resin-state`, `resin-data`), made by `mkfs.ext4 -d`;
+/// rootA holds `/etc/os-release`. Returns (index, start, len, label).
+fn ext4_rootfs(dir: &Path, real: &Real) -> Vec<(u32, u64, u64, &'static str)> {
+    use std::os::unix::fs::FileExt;
+    let table = read_partition_table(&fs::File::open(&real.path).unwrap()).unwrap();
+    let root = dir.join("rootA-content");
+    fs::create_dir_all(root.join("etc")).unwrap();
+    fs::write(
+        root.join("etc/os-release"),
+        "NAME=\"balenaOS\"\nVERSION=\"2.19.0+rev1\"\n",
+    )
+    .unwrap();
+    let empty = dir.join("empty-content");
+    fs::create_dir_all(&empty).unwrap();
+    let img = fs::OpenOptions::new().write(true).open(&real.path).unwrap();
+    let mut out = Vec::new();
+    for (index, label) in [
+        (2, "resin-rootA"),
+        (3, "resin-rootB"),
+        (5, "resin-state"),
+        (6, "resin-data"),
+    ] {
+        let p = table.get(index).unwrap();
+        let fsimg = dir.join(format!("{label}.ext4"));
+        let content = if index == 2 { &root } else { &empty };
+        run(
+            "mkfs.ext4",
+            &[
+                "-q",
+                "-F",
+                "-L",
+                label,
+                "-d",
+                content.to_str().unwrap(),
+                fsimg.to_str().unwrap(),
+                &format!("{}k", p.len / 1024),
+            ],
+        );
+        let bytes = fs::read(&fsimg).unwrap();
+        assert_eq!(bytes.len() as u64, p.len);
+        img.write_all_at(&bytes, p.start).unwrap();
+        out.push((index, p.start, p.len, label));
+    }
+    out
+}
+
+/// Checks the ext4 file system at [start, start+len) of `img` with
+/// `e2fsck -fn` and returns its label as `e2label` reads it.
+fn e2fsck_partition(img: &[u8], start: u64, len: u64, dir: &Path) -> String {
+    let p = dir.join(format!("e2fsck-{start}.ext4"));
+    fs::write(&p, &img[start as usize..(start + len) as usize]).unwrap();
+    run("e2fsck", &["-fn", p.to_str().unwrap()]);
+    let label = String::from_utf8(run("e2label", &[p.to_str().unwrap()])).unwrap();
+    fs::remove_file(p).unwrap();
+    label.trim().to_string()
+}
+
+/// balenaOS-shaped image with real ext4 root, state and data partitions:
+/// their labels are read from the superblocks, the FAT `resin-boot` is
+/// still the one chosen, the three ways agree, and after configuration
+/// every ext4 file system is untouched and clean (`e2fsck -fn`), rootA
+/// still holding its `/etc/os-release` (`debugfs`).
+#[test]
+fn ext4_rootfs_image_end_to_end() {
+    use balena_image::filesystem_label;
+    let dir = tmp();
+    let real = build_real(dir.path(), false, Fat::F16, "resin-boot");
+    let ext = ext4_rootfs(dir.path(), &real);
+    let f = fs::File::open(&real.path).unwrap();
+    let table = read_partition_table(&f).unwrap();
+    let labels: Vec<(u32, Option<String>)> = table
+        .partitions
+        .iter()
+        .map(|p| (p.index, filesystem_label(&f, p)))
+        .collect();
+    assert_eq!(
+        labels,
+        [
+            (1, Some("resin-boot".to_string())),
+            (2, Some("resin-rootA".to_string())),
+            (3, Some("resin-rootB".to_string())),
+            (5, Some("resin-state".to_string())),
+            (6, Some("resin-data".to_string())),
+        ]
+    );
+    let boot = find_boot_partition(&f, None).unwrap();
+    assert_eq!(boot.found_by, FoundBy::Label("resin-boot".into()));
+    assert_eq!(boot.index, Some(1));
+
+    let base = fs::read(&real.path).unwrap();
+    three_ways_on(&dir, &real);
+    let a = fs::read(dir.path().join("a.img")).unwrap();
+    for (index, start, len, label) in ext {
+        let (s, e) = (start as usize, (start + len) as usize);
+        assert!(a[s..e] == base[s..e], "partition {index} changed");
+        assert_eq!(e2fsck_partition(&a, start, len, dir.path()), label);
+        if index == 2 {
+            let p = dir.path().join("rootA-check.ext4");
+            fs::write(&p, &a[s..e]).unwrap();
+            let text = run(
+                "debugfs",
+                &["-R", "cat /etc/os-release", p.to_str().unwrap()],
+            );
+            assert_eq!(
+                balena_image::os_version_from_os_release(&String::from_utf8_lossy(&text))
+                    .as_deref(),
+                Some("2.19.0+rev1")
+            );
+        }
+    }
+}
+
+/// An unlabelled boot partition next to labelled ext4 partitions: ext
+/// labels that are not boot labels never make a partition the boot one,
+/// so the hint decides, and it can be a FAT partition only.
+#[test]
+fn ext4_labels_do_not_stand_in_for_the_boot_label() {
+    let dir = tmp();
+    let real = build_real(dir.path(), false, Fat::F16, "NOLABEL");
+    run(
+        "mdel",
+        &[
+            "-i",
+            &mimg(&real.path, real.boot_start),
+            "::device-type.json",
+        ],
+    );
+    ext4_rootfs(dir.path(), &real);
+    let f = fs::File::open(&real.path).unwrap();
+    assert!(matches!(
+        find_boot_partition(&f, None),
+        Err(balena_image::Error::NoBootPartition(_))
+    ));
+    let boot = find_boot_partition(&f, Some(ConfigPartition::Primary(1))).unwrap();
+    assert_eq!(boot.index, Some(1));
+    // Hinting at rootA (ext4) is refused when writing, and nothing changes.
+    let before = fs::read(&real.path).unwrap();
+    let cfg = config().with_partition_hint(ConfigPartition::Primary(2));
+    assert!(matches!(
+        configure_image_file(&real.path, &cfg),
+        Err(balena_image::Error::Fat(_))
+    ));
+    assert!(fs::read(&real.path).unwrap() == before);
 }
