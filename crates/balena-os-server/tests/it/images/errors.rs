@@ -7,6 +7,15 @@ use serde_json::{Value, json};
 use super::util::{Got, app_id, builds, get, images_dir, mtype};
 use crate::common::{Backend, TestServer};
 
+/// `VERSION` of the os-release file in an image's boot partition.
+fn os_release_version(img: &[u8]) -> String {
+    let text = String::from_utf8(mtype(img, "os-release")).expect("os-release is text");
+    text.lines()
+        .find_map(|l| l.strip_prefix("VERSION="))
+        .map(|v| v.trim_matches('"').to_owned())
+        .unwrap_or_else(|| panic!("no VERSION in {text}"))
+}
+
 fn err(got: &Got) -> (u16, String) {
     (got.status, got.message())
 }
@@ -302,10 +311,20 @@ async fn device_types_sizes_and_download_errors() {
     assert_eq!(raw_size.status, 404, "intel-nuc has no raw image");
 
     // Version forms: a leading v, and .dev on a unified release meaning
-    // development mode.
-    let build = builds(&images_dir(&server), "raspberrypi3")
-        .pop()
-        .expect("build");
+    // development mode. The newest final release is a unified one.
+    let (_, newest) = server
+        .get(
+            "/v7/release?$select=raw_version,variant&$filter=belongs_to__application/any(a:a/slug%20eq%20%27balena_os%2Fraspberrypi3%27)%20and%20is_final%20eq%20true%20and%20is_invalidated%20eq%20false%20and%20status%20eq%20%27success%27&$orderby=created_at%20desc&$top=1",
+            None,
+        )
+        .await;
+    let release = newest["d"][0].clone();
+    let build = release["raw_version"]
+        .as_str()
+        .expect("raw_version")
+        .to_owned();
+    assert_eq!(release["variant"], "", "a unified release: {release}");
+    assert!(!build.contains('-'), "a final release: {build}");
     let v = get(
         &server,
         &dl(&format!(
@@ -316,37 +335,115 @@ async fn device_types_sizes_and_download_errors() {
     )
     .await;
     assert_eq!(v.status, 200);
-    let release: Value = {
-        let (_, body) = server
-            .get(
-                &format!(
-                    "/v7/release?$select=raw_version,variant&$filter=raw_version%20eq%20%27{}%27",
-                    build.replace('+', "%2B")
-                ),
-                None,
-            )
-            .await;
-        body["d"][0].clone()
-    };
-    if release["variant"] == "" && !build.contains('-') {
-        let dev = get(
-            &server,
-            &dl(&format!(
-                "deviceType=raspberrypi3&version={}.dev",
-                build.replace('+', "%2B")
-            )),
+    assert_eq!(os_release_version(&v.body), build);
+    let dev = get(
+        &server,
+        &dl(&format!(
+            "deviceType=raspberrypi3&version={}.dev",
+            build.replace('+', "%2B")
+        )),
+        None,
+    )
+    .await;
+    assert_eq!(dev.status, 200);
+    let cfg: Value = serde_json::from_slice(&mtype(&dev.body, "config.json")).expect("json");
+    assert_eq!(cfg["developmentMode"], true, "{cfg}");
+    assert_eq!(
+        dev.header("content-disposition"),
+        Some(format!("attachment; filename=\"balena-raspberrypi3-{build}-dev.img\"").as_str())
+    );
+    assert_eq!(os_release_version(&dev.body), build);
+    server.stop().await;
+}
+
+/// An older release built as separate `.prod` and `.dev` images (before
+/// balenaOS unified them): asked with either suffix or none, through the
+/// demo's on-demand generation of a release that is not the newest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn older_release_with_prod_and_dev_builds() {
+    let server = TestServer::start(Backend::Sqlite, true).await;
+    let (_, variants) = server
+        .get(
+            "/v7/release?$select=raw_version,semver,variant&$filter=belongs_to__application/any(a:a/slug%20eq%20%27balena_os%2Fraspberrypi3%27)%20and%20variant%20ne%20%27%27%20and%20is_final%20eq%20true&$orderby=created_at%20desc",
             None,
         )
         .await;
-        assert_eq!(dev.status, 200);
-        let cfg: Value = serde_json::from_slice(&mtype(&dev.body, "config.json")).expect("json");
-        assert_eq!(cfg["developmentMode"], true, "{cfg}");
-        assert!(
-            dev.header("content-disposition")
-                .is_some_and(|d| d.contains("-dev")),
-            "{:?}",
-            dev.header("content-disposition")
+    let rows = variants["d"].as_array().expect("rows");
+    let prod = rows
+        .iter()
+        .find(|r| r["variant"] == "prod")
+        .expect("a .prod release of raspberrypi3 in the demo catalog");
+    let semver = prod["semver"].as_str().expect("semver").to_owned();
+    assert!(
+        rows.iter()
+            .any(|r| r["variant"] == "dev" && r["semver"] == semver.as_str()),
+        "{semver} has a .dev build too"
+    );
+    assert!(semver.starts_with("2."), "an older release: {semver}");
+    let latest = get(
+        &server,
+        "/device-types/v1/raspberrypi3/images/latest/download-size",
+        None,
+    )
+    .await;
+    assert_eq!(latest.status, 200);
+
+    let url = |version: &str| {
+        format!(
+            "/download?deviceType=raspberrypi3&version={}",
+            version.replace('+', "%2B")
+        )
+    };
+    let with_prod = get(&server, &url(&format!("{semver}.prod")), None).await;
+    let bare = get(&server, &url(&semver), None).await;
+    let with_dev = get(&server, &url(&format!("{semver}.dev")), None).await;
+    for (what, got, name) in [
+        (
+            ".prod",
+            &with_prod,
+            format!("balena-raspberrypi3-{semver}.img"),
+        ),
+        (
+            "no suffix",
+            &bare,
+            format!("balena-raspberrypi3-{semver}.img"),
+        ),
+        (
+            ".dev",
+            &with_dev,
+            format!("balena-raspberrypi3-{semver}-dev.img"),
+        ),
+    ] {
+        assert_eq!(
+            got.status,
+            200,
+            "{what}: {}",
+            String::from_utf8_lossy(&got.body[..got.body.len().min(200)])
         );
+        assert_eq!(
+            got.header("content-disposition"),
+            Some(format!("attachment; filename=\"{name}\"").as_str()),
+            "{what}"
+        );
+        assert_eq!(os_release_version(&got.body), semver, "{what}");
+        // A variant build is what it is: development mode is a config.json
+        // switch of unified releases only, so the stock config stays.
+        let cfg: Value = serde_json::from_slice(&mtype(&got.body, "config.json")).expect("json");
+        assert!(cfg.get("developmentMode").is_none(), "{what}: {cfg}");
+        assert_eq!(cfg["deviceType"], "raspberrypi3", "{what}");
     }
+    // Without a suffix the .prod build is chosen; .dev is another build.
+    assert_eq!(bare.header("etag"), with_prod.header("etag"));
+    assert_ne!(with_dev.header("etag"), with_prod.header("etag"));
+    // Development mode asked of a variant build is written into config.json.
+    let dev_mode = get(
+        &server,
+        &format!("{}&developmentMode=true", url(&format!("{semver}.prod"))),
+        None,
+    )
+    .await;
+    assert_eq!(dev_mode.status, 200);
+    let cfg: Value = serde_json::from_slice(&mtype(&dev_mode.body, "config.json")).expect("json");
+    assert_eq!(cfg["developmentMode"], true, "{cfg}");
     server.stop().await;
 }
