@@ -490,6 +490,28 @@ impl OsDownload {
         DownloadProgress::new(self.meta.total, self.received)
     }
 
+    /// The next piece of the image, `Ok(None)` at its end: the [`Stream`]
+    /// as an inherent method (like `reqwest::Response::chunk`), for callers
+    /// that do not use `futures`. After an error, or at the end, it keeps
+    /// answering `Ok(None)`.
+    ///
+    /// ```no_run
+    /// # async fn demo(balena: balena_sdk::Balena) -> Result<(), balena_sdk::Error> {
+    /// use balena_sdk::DownloadOptions;
+    /// let mut image = balena.os().download(&DownloadOptions::new("raspberrypi4-64")).await?;
+    /// let mut total = 0;
+    /// while let Some(piece) = image.chunk().await? {
+    ///     total += piece.len();
+    /// }
+    /// println!("{total} bytes, {:?} on the wire", image.progress().received);
+    /// # Ok(()) }
+    /// ```
+    pub async fn chunk(&mut self) -> Result<Option<Bytes>> {
+        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx))
+            .await
+            .transpose()
+    }
+
     fn integrity(&self, reason: String) -> Error {
         Error::Integrity {
             what: self.request.clone(),

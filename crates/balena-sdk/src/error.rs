@@ -4,6 +4,23 @@
 //! or argument was involved and what went wrong. Each variant also names the
 //! JavaScript SDK error it corresponds to ([`Error::upstream_name`]) so code
 //! ported from `balena-sdk` can map its `catch` blocks one to one.
+//!
+//! Underlying errors (HTTP client, host-OS update rules, pine options, I/O)
+//! are returned by [`std::error::Error::source`] and are **not** repeated in
+//! the variant's own message, as the Rust API guidelines ask. Print the
+//! whole chain to show every cause once, e.g. with `anyhow`'s `{:#}` or by
+//! walking `source()`:
+//!
+//! ```
+//! use std::error::Error as _;
+//! let e = balena_sdk::Error::Io {
+//!     action: "writing",
+//!     path: "balena.img".into(),
+//!     source: std::io::Error::other("disk full"),
+//! };
+//! assert_eq!(e.to_string(), "writing balena.img");
+//! assert_eq!(e.source().map(|s| s.to_string()).as_deref(), Some("disk full"));
+//! ```
 
 use std::path::PathBuf;
 
@@ -111,7 +128,9 @@ pub enum Error {
     },
 
     /// The request could not be sent or its response could not be read.
-    #[error("{request}: {source}")]
+    /// The HTTP client's error (timeout, refused connection, …) is the
+    /// [`source`](std::error::Error::source).
+    #[error("{request}: the connection or transfer failed")]
     Transport {
         /// The request, as `METHOD /path`.
         request: String,
@@ -142,7 +161,9 @@ pub enum Error {
     },
 
     /// The host-OS update rules refuse an update (JS: `HUPActionError`).
-    #[error("host OS update of {device_type} from {current} to {target} is not possible: {source}")]
+    /// The rule that refuses it is the [`source`](std::error::Error::source)
+    /// (its message is the JS error's `message`).
+    #[error("host OS update of {device_type} from {current} to {target} is not possible")]
     OsUpdate {
         /// The normalised device type slug.
         device_type: String,
@@ -155,8 +176,9 @@ pub enum Error {
         source: balena_hup::HupError,
     },
 
-    /// Invalid pine (OData) options.
-    #[error("invalid pine options: {source}")]
+    /// Invalid pine (OData) options; what is wrong is the
+    /// [`source`](std::error::Error::source).
+    #[error("invalid pine options")]
     PineOptions {
         /// The pine crate's error.
         #[source]
@@ -173,8 +195,9 @@ pub enum Error {
         reason: String,
     },
 
-    /// A local file operation failed.
-    #[error("{action} {}: {source}", path.display())]
+    /// A local file operation failed; the I/O error is the
+    /// [`source`](std::error::Error::source).
+    #[error("{action} {}", path.display())]
     Io {
         /// What was being done (e.g. "writing").
         action: &'static str,
@@ -222,5 +245,159 @@ impl Error {
             Error::Transport { source, .. } => source.status().map(|s| s.as_u16()),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    /// Every level's message, outermost first.
+    fn chain(e: &(dyn std::error::Error + 'static)) -> Vec<String> {
+        let mut out = vec![e.to_string()];
+        let mut cur = e.source();
+        while let Some(s) = cur {
+            out.push(s.to_string());
+            cur = s.source();
+        }
+        out
+    }
+
+    /// No level repeats the text of the level below it, so printing the
+    /// chain shows each cause once.
+    fn assert_causes_once(e: &Error) {
+        let levels = chain(e);
+        for pair in levels.windows(2) {
+            assert!(
+                pair[1].is_empty() || !pair[0].contains(&pair[1]),
+                "{:?} repeats its source {:?}",
+                pair[0],
+                pair[1]
+            );
+        }
+    }
+
+    fn every_variant() -> Vec<Error> {
+        let reqwest_error = reqwest::Client::builder()
+            .build()
+            .expect("HTTP client")
+            .get("not a url")
+            .build()
+            .expect_err("a builder error");
+        let hup =
+            balena_hup::get_os_update_type("raspberrypi3", "2.88.4+rev1.prod", "2.80.3+rev1.prod")
+                .expect_err("a downgrade");
+        let pine = balena_pine::ODataOptions::from_json(&serde_json::json!({"$nope": 1}))
+            .expect_err("an unknown option");
+        let io = std::fs::File::open("/nonexistent/balena-sdk-error-test").expect_err("no file");
+        vec![
+            Error::InvalidParameter {
+                name: "device_type",
+                value: "".into(),
+                reason: "must not be empty".into(),
+            },
+            Error::MissingParameter {
+                name: "version",
+                reason: "needed by get_config",
+            },
+            Error::InvalidVersion {
+                version: "x".into(),
+                reason: "not a version",
+            },
+            Error::InvalidDeviceType {
+                device_type: "toaster".into(),
+            },
+            Error::ApplicationNotFound {
+                application: "a/b".into(),
+            },
+            Error::AmbiguousApplication {
+                application: "b".into(),
+            },
+            Error::OsImageNotFound {
+                device_type: "raspberrypi3".into(),
+                version: "1.0.0".into(),
+                image_type: Some("raw".into()),
+            },
+            Error::Unauthorized {
+                request: "GET /v7/application".into(),
+            },
+            Error::ExpiredToken { expired_at: 1 },
+            Error::RequestFailed {
+                request: "POST /download-config".into(),
+                status: 400,
+                message: "bad".into(),
+                body: None,
+            },
+            Error::Transport {
+                request: "GET /v7/device_type".into(),
+                source: reqwest_error,
+            },
+            Error::Decode {
+                request: "GET /v7/release".into(),
+                path: "d[0].id".into(),
+                message: "expected a number".into(),
+            },
+            Error::UnexpectedResponse {
+                request: "GET /v7/release".into(),
+                reason: "no d".into(),
+            },
+            Error::OsUpdate {
+                device_type: "raspberrypi3".into(),
+                current: "2.88.4+rev1.prod".into(),
+                target: "2.80.3+rev1.prod".into(),
+                source: hup,
+            },
+            Error::PineOptions { source: pine },
+            Error::Integrity {
+                what: "GET /download".into(),
+                reason: "short".into(),
+            },
+            Error::Io {
+                action: "writing",
+                path: "/nonexistent/balena-sdk-error-test".into(),
+                source: io,
+            },
+            Error::Configuration("API URL \"x\" is not a URL".into()),
+        ]
+    }
+
+    #[test]
+    fn every_cause_is_printed_once() {
+        for e in every_variant() {
+            assert_causes_once(&e);
+            // The full chain, as the CLI prints it, holds each level once.
+            let levels = chain(&e);
+            let full = format!("{:#}", anyhow::Error::from(e));
+            assert_eq!(full, levels.join(": "));
+            for level in levels.iter().filter(|l| !l.is_empty()) {
+                assert_eq!(
+                    full.matches(level.as_str()).count(),
+                    1,
+                    "{level:?} in {full:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn sources_are_returned_not_printed() {
+        let variants = every_variant();
+        let with_source: Vec<&Error> = variants.iter().filter(|e| e.source().is_some()).collect();
+        // Transport, OsUpdate, PineOptions and Io carry a source.
+        assert_eq!(with_source.len(), 4);
+        let update = variants
+            .iter()
+            .find(|e| matches!(e, Error::OsUpdate { .. }))
+            .expect("an update error");
+        assert_eq!(
+            update.to_string(),
+            "host OS update of raspberrypi3 from 2.88.4+rev1.prod to 2.80.3+rev1.prod is not possible"
+        );
+        assert_eq!(
+            update.source().map(|s| s.to_string()).as_deref(),
+            Some("OS downgrades are not allowed")
+        );
     }
 }

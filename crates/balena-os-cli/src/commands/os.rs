@@ -222,7 +222,8 @@ pub fn parse_os_type(s: &str) -> Result<OsType, String> {
 /// Pine (OData) options as a JSON object, validated.
 pub fn parse_pine(s: &str) -> Result<PineOptions, String> {
     let value: serde_json::Value = serde_json::from_str(s).map_err(|e| format!("not JSON: {e}"))?;
-    PineOptions::from_json(value).map_err(|e| e.to_string())
+    // The SDK error names the problem in its source: print the chain.
+    PineOptions::from_json(value).map_err(|e| super::output::error_text(&anyhow::Error::new(e)))
 }
 
 /// A number is an id, anything else a slug (or uuid).
@@ -321,7 +322,10 @@ mod tests {
         assert!(parse_pine(r#"{"$select":["is_final"]}"#).is_ok());
         assert!(parse_pine("[1]").is_err());
         assert!(parse_pine("{").is_err());
-        assert!(parse_pine(r#"{"$nope":1}"#).is_err());
+        // The message names what is wrong, not just "invalid pine options".
+        let e = parse_pine(r#"{"$nope":1}"#).unwrap_err();
+        assert!(e.starts_with("invalid pine options: "), "{e}");
+        assert!(e.contains("$nope"), "{e}");
         assert_eq!(parse_os_type("esr"), Ok(OsType::Esr));
         assert!(parse_os_type("").is_err());
     }

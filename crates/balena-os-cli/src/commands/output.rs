@@ -21,7 +21,8 @@ Exit status:
        (can-update, arch-compatible, max-version: the answer is no / none)
   2    usage: invalid arguments, rejected before any request was sent
        (can-update, arch-compatible, max-version: also any failure)
-  130  interrupted (Ctrl-C or SIGTERM); nothing is left behind";
+  130  interrupted (Ctrl-C or SIGTERM): a download leaves no file behind, a
+       configure finishes its short write first; serve stops with status 0";
 
 /// Status 1: a failure, or a negative answer of a predicate command.
 pub const FAILURE: u8 = 1;
@@ -121,22 +122,11 @@ pub fn is_usage_error(err: &anyhow::Error) -> bool {
     })
 }
 
-/// The error and its causes joined by `: ` (as `{:#}` does), leaving out a
-/// cause whose text the previous message already ends with (some errors
-/// print their source in their own message).
+/// The error and its causes on one line, joined by `: ` (anyhow's `{:#}`).
+/// Every error in the chain shows only its own message and leaves its
+/// cause to `source()`, so each cause appears once.
 pub fn error_text(err: &anyhow::Error) -> String {
-    let mut text = String::new();
-    for cause in err.chain() {
-        let m = cause.to_string();
-        if m.is_empty() || text.ends_with(&m) {
-            continue;
-        }
-        if !text.is_empty() {
-            text.push_str(": ");
-        }
-        text.push_str(&m);
-    }
-    text
+    format!("{err:#}")
 }
 
 /// Decides how the process ends for an error returned by a subcommand and
@@ -177,7 +167,9 @@ pub struct Out {
     inner: io::BufWriter<io::StdoutLock<'static>>,
 }
 
-fn map_io(e: io::Error) -> anyhow::Error {
+/// A failed write to stdout: a broken pipe becomes [`StdoutClosed`] (a
+/// quiet status 0), anything else an error naming stdout.
+pub fn map_io(e: io::Error) -> anyhow::Error {
     if e.kind() == io::ErrorKind::BrokenPipe {
         anyhow::Error::new(StdoutClosed)
     } else {
@@ -395,29 +387,18 @@ mod tests {
     }
 
     #[test]
-    fn repeated_causes_are_printed_once() {
-        #[derive(Debug)]
-        struct Inner;
-        impl fmt::Display for Inner {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("downgrade")
-            }
-        }
-        impl std::error::Error for Inner {}
-        #[derive(Debug)]
-        struct Outer(Inner);
-        impl fmt::Display for Outer {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "not possible: {}", self.0)
-            }
-        }
-        impl std::error::Error for Outer {
-            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-                Some(&self.0)
-            }
-        }
-        let e = anyhow::Error::new(Outer(Inner)).context("checking");
-        assert_eq!(error_text(&e), "checking: not possible: downgrade");
+    fn the_chain_is_printed_once_through_context() {
+        // An SDK error keeps its cause in source(), not in its message.
+        let e = anyhow::Error::new(balena_sdk::Error::Io {
+            action: "writing",
+            path: "x.img".into(),
+            source: io::Error::other("disk full"),
+        })
+        .context("downloading raspberrypi3 6.0.10+rev1 to x.img");
+        assert_eq!(
+            error_text(&e),
+            "downloading raspberrypi3 6.0.10+rev1 to x.img: writing x.img: disk full"
+        );
         let plain = anyhow::anyhow!("inner").context("outer");
         assert_eq!(error_text(&plain), "outer: inner");
     }

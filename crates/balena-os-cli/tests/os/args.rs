@@ -31,7 +31,7 @@ fn bad_arguments_fail_before_any_request() {
         (&["versions", "raspberrypi3", "--pine", "[1]"], "--pine"),
         (
             &["versions", "raspberrypi3", "--pine", r#"{"$nope":1}"#],
-            "--pine",
+            "invalid pine options: ",
         ),
         (&["versions", "raspberrypi3", "--os-type", ""], "--os-type"),
         (&["max-version", "", "latest"], "must not be empty"),

@@ -2,4 +2,5 @@
 
 mod client;
 mod download;
+mod errors;
 mod replay;
