@@ -6,7 +6,7 @@
 //! | `versions --all`      | `get_all_os_versions(_for)`                           |
 //! | `max-version`         | `get_max_satisfying_version`                          |
 //! | `download-size`       | `get_download_size`                                   |
-//! | `download`            | `download_to_file`                                    |
+//! | `download`            | `download_to_file` (`-o -`: `download`, to stdout)    |
 //! | `config`              | `get_config`                                          |
 //! | `update-type`         | `get_os_update_type`                                  |
 //! | `can-update`          | `is_supported_os_update`                              |
@@ -61,11 +61,12 @@ pub enum OsCommand {
     #[command(after_help = after_help("Example:\n  balena-os download-size raspberrypi4-64 6.0.10+rev1"))]
     DownloadSize(DownloadSizeArgs),
     /// Download an OS image to a file (download): progress on a terminal,
-    /// resumed when the connection drops, verified, never left half-written.
+    /// resumed when the connection drops, verified, never left half-written;
+    /// or to stdout with `-o -`.
     #[command(
         disable_version_flag = true,
         after_help = after_help(
-            "Examples:\n  balena-os download raspberrypi4-64 --version 6.0.10+rev1 --file-type gz -o rpi4.img.gz\n  balena-os download generic-amd64 --image-type flasher --fleet myorg/myfleet --dev"
+            "Examples:\n  balena-os download raspberrypi4-64 --version 6.0.10+rev1 --file-type gz -o rpi4.img.gz\n  balena-os download generic-amd64 --image-type flasher --fleet myorg/myfleet --dev\n  balena-os download raspberrypi4-64 --file-type gz -o - | gunzip | sudo dd of=/dev/sdX bs=4M"
         )
     )]
     Download(DownloadArgs),

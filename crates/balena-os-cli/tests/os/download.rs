@@ -541,3 +541,277 @@ fn bos_in(dir: &Path, args: &[&str]) -> std::process::Output {
     c.current_dir(dir).args(args);
     run(c)
 }
+
+#[test]
+fn dash_writes_the_image_to_stdout() {
+    let server = ImageServer::start(Behaviour::default());
+    let dir = tempfile::tempdir().unwrap();
+    for (file_type, expected) in [
+        ("img", &files().img),
+        ("gz", &files().gz),
+        ("zip", &files().zip),
+    ] {
+        let out = run(download_cmd(
+            &server,
+            dir.path(),
+            &[
+                "raspberrypi3",
+                "--version",
+                "6.0.10+rev1",
+                "--file-type",
+                file_type,
+                "-o",
+                "-",
+            ],
+        ));
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        // Nothing but the image on stdout, nothing on stderr (not a terminal).
+        assert_eq!(stderr(&out), "");
+        assert!(
+            out.stdout == *expected,
+            "{file_type}: {} bytes",
+            out.stdout.len()
+        );
+    }
+    // No file was written anywhere.
+    assert!(
+        names_in(dir.path()).is_empty(),
+        "{:?}",
+        names_in(dir.path())
+    );
+    let q = query_map(&server.download_queries()[1]);
+    assert_eq!(q["fileType"], ".gz");
+}
+
+#[test]
+fn stdout_bytes_equal_a_file_download_from_the_catalog_server() {
+    // The catalog server's own /download: a configured image (config.json
+    // written into it by the server).
+    let dir = tempfile::tempdir().unwrap();
+    let latest = latest_default("raspberrypi3");
+    for file_type in ["img", "gz"] {
+        let name = format!("file.{file_type}");
+        let out = bos_in(
+            dir.path(),
+            &[
+                "download",
+                "raspberrypi3",
+                "--version",
+                &latest,
+                "--file-type",
+                file_type,
+                "--wifi-ssid",
+                "home",
+                "--wifi-key",
+                "secretpass",
+                "-o",
+                &name,
+            ],
+        );
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        let piped = bos_in(
+            dir.path(),
+            &[
+                "download",
+                "raspberrypi3",
+                "--version",
+                &latest,
+                "--file-type",
+                file_type,
+                "--wifi-ssid",
+                "home",
+                "--wifi-key",
+                "secretpass",
+                "-o",
+                "-",
+            ],
+        );
+        assert_eq!(code(&piped), 0, "{}", stderr(&piped));
+        assert_eq!(stderr(&piped), "");
+        let file = std::fs::read(dir.path().join(&name)).unwrap();
+        assert!(file.len() > 4096, "{file_type}: {} bytes", file.len());
+        assert!(
+            piped.stdout == file,
+            "{file_type}: stdout differs from the file"
+        );
+    }
+    assert_eq!(names_in(dir.path()), ["file.gz", "file.img"]);
+    // The streamed raw image is a configured balenaOS image.
+    let streamed = dir.path().join("streamed.img");
+    let out = bos_in(
+        dir.path(),
+        &["download", "raspberrypi3", "--version", &latest, "-o", "-"],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    std::fs::write(&streamed, &out.stdout).unwrap();
+    let config: Value = serde_json::from_slice(&boot_file(&streamed, "/config.json")).unwrap();
+    assert_eq!(config["deviceType"], "raspberrypi3");
+}
+
+#[test]
+fn stdout_failures_are_one_clear_line() {
+    let server = ImageServer::start(Behaviour::default());
+    let dir = tempfile::tempdir().unwrap();
+    // A missing image: nothing on stdout.
+    let out = run(download_cmd(
+        &server,
+        dir.path(),
+        &["raspberrypi3", "--version", MISSING_VERSION, "-o", "-"],
+    ));
+    assert_clean_error(
+        &out,
+        1,
+        &format!("no OS image found for device type raspberrypi3, version {MISSING_VERSION}"),
+    );
+    assert!(out.stdout.is_empty());
+    assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+
+    // A body cut short (no resume to stdout): status 1, the error says so.
+    let server = ImageServer::start(Behaviour {
+        cut_first_at: Some(300_000),
+        ..Behaviour::default()
+    });
+    let out = run(download_cmd(
+        &server,
+        dir.path(),
+        &["raspberrypi3", "--version", "6.0.10+rev1", "-o", "-"],
+    ));
+    assert_clean_error(
+        &out,
+        1,
+        "the image on stdout is incomplete after 300000 bytes",
+    );
+    assert_eq!(out.stdout.len(), 300_000);
+    assert_eq!(out.stdout[..], files().img[..300_000]);
+    assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+
+    // --json has no place when stdout carries the image.
+    let out = run(download_cmd(
+        &server,
+        dir.path(),
+        &[
+            "raspberrypi3",
+            "--version",
+            "6.0.10+rev1",
+            "-o",
+            "-",
+            "--json",
+        ],
+    ));
+    assert_clean_error(&out, 2, "--json cannot be used with -o -");
+    assert!(out.stdout.is_empty());
+    assert!(names_in(dir.path()).is_empty());
+}
+
+#[test]
+fn stdout_download_stops_on_ctrl_c_and_on_a_closed_pipe() {
+    use std::io::Read;
+    let server = ImageServer::start(Behaviour {
+        slow: true,
+        ..Behaviour::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    for signal in ["-INT", "-TERM"] {
+        let mut c = download_cmd(
+            &server,
+            dir.path(),
+            &["raspberrypi3", "--version", "6.0.10+rev1", "-o", "-"],
+        );
+        c.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = c.spawn().expect("spawn");
+        let mut first = vec![0u8; 20_000];
+        child
+            .stdout
+            .as_mut()
+            .unwrap()
+            .read_exact(&mut first)
+            .expect("the first bytes");
+        assert_eq!(first[..], files().img[..20_000]);
+        let kill = std::process::Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(kill.success());
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(130), "{signal}: {}", stderr(&out));
+        assert_eq!(
+            stderr(&out),
+            "interrupted: the image on stdout is incomplete\n"
+        );
+        assert!(out.stdout.len() + 20_000 < files().img.len());
+    }
+
+    // The reader goes away (`| head -c 20000`): a quiet stop, status 0.
+    let mut c = download_cmd(
+        &server,
+        dir.path(),
+        &["raspberrypi3", "--version", "6.0.10+rev1", "-o", "-"],
+    );
+    c.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = c.spawn().expect("spawn");
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = vec![0u8; 20_000];
+    stdout.read_exact(&mut first).expect("the first bytes");
+    drop(stdout);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stderr(&out), "");
+    assert!(names_in(dir.path()).is_empty());
+}
+
+/// Runs `download … -o - EXTRA` with stdout on a pseudo-terminal; returns
+/// the exit status and everything the terminal showed.
+fn stdout_on_a_terminal(server: &ImageServer, dir: &Path, extra: &str) -> (i32, String) {
+    let bin = assert_cmd::cargo::cargo_bin("balena-os");
+    let cmd = format!(
+        "'{}' download raspberrypi3 --version 6.0.10+rev1 --api-url '{}' -o - {extra}; echo \"[status $?]\"",
+        bin.display(),
+        server.url
+    );
+    let out = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .current_dir(dir)
+        .env("TERM", "dumb")
+        .env("HOME", &api().home)
+        .env_remove("BALENA_API_KEY")
+        .env_remove("BALENA_API_URL")
+        .stdin(Stdio::null())
+        .output()
+        .expect("script (util-linux) is required: apt-get install bsdutils");
+    let shown = String::from_utf8_lossy(&out.stdout).into_owned();
+    let status = shown
+        .rsplit_once("[status ")
+        .and_then(|(_, s)| s.split(']').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {shown:?}"));
+    (status, shown)
+}
+
+#[test]
+fn an_image_is_not_written_to_a_terminal_unless_forced() {
+    let server = ImageServer::start(Behaviour::default());
+    let dir = tempfile::tempdir().unwrap();
+    let (status, shown) = stdout_on_a_terminal(&server, dir.path(), "");
+    assert_eq!(status, 2, "{shown:?}");
+    assert!(
+        shown.contains("refusing to write an OS image to a terminal") && shown.contains("--force"),
+        "{shown:?}"
+    );
+    assert!(
+        server.download_queries().is_empty(),
+        "nothing was requested"
+    );
+    let (status, shown) = stdout_on_a_terminal(&server, dir.path(), "--force --no-progress");
+    let tail: String = shown
+        .chars()
+        .rev()
+        .take(300)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    assert_eq!(status, 0, "{tail}");
+    assert!(!shown.contains("refusing"));
+    assert_eq!(server.download_queries().len(), 1);
+    assert!(names_in(dir.path()).is_empty());
+}

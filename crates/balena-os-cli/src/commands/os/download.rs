@@ -1,6 +1,7 @@
 //! `balena-os download`: an OS image to a file, through the SDK's
 //! `download_to_file` (temporary file + rename, resume, verification), with
-//! a progress bar on a terminal and a clean stop on Ctrl-C.
+//! a progress bar on a terminal and a clean stop on Ctrl-C; or, with
+//! `-o -`, to stdout through the SDK's `download` stream.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -8,12 +9,13 @@ use std::time::Duration;
 
 use anyhow::Context;
 use balena_sdk::{
-    DownloadOptions, DownloadProgress, DownloadReport, FileType, IdOrSlug, ImageType, OsType,
-    Verification,
+    DownloadOptions, DownloadProgress, DownloadReport, FileType, IdOrSlug, ImageType, OsModel,
+    OsType, Verification,
 };
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
+use tokio::io::AsyncWriteExt;
 
 use super::{ApiArgs, NetworkArgs, fleet_id, parse_id_or_slug, parse_text};
 use crate::commands::output::{self, Exit, Out, human_bytes};
@@ -30,10 +32,13 @@ pub struct DownloadArgs {
     #[arg(long = "version", value_name = "VERSION", default_value = "latest", value_parser = parse_download_version)]
     pub os_version: String,
     /// Where to write the image (default: DEVICE_TYPE-VERSION.img, .img.gz
-    /// or .zip in the current directory).
+    /// or .zip in the current directory). `-` writes it to stdout (not
+    /// resumed; refused when stdout is a terminal unless --force); a file
+    /// named `-` is `./-`.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// Overwrite the output file if it exists.
+    /// Overwrite the output file if it exists (with `-o -`: write to stdout
+    /// even when it is a terminal).
     #[arg(short, long)]
     pub force: bool,
     /// Container format: `img` (raw), `gz` or `zip`.
@@ -170,6 +175,79 @@ fn on_progress(bar: &ProgressBar) -> impl FnMut(DownloadProgress) + Send + 'stat
     }
 }
 
+/// True when `-o` names stdout.
+fn is_stdout(path: &Path) -> bool {
+    path.as_os_str() == "-"
+}
+
+/// `-o -`: stdout must carry nothing but the image, and must not be a
+/// terminal (unless forced).
+fn check_stdout(args: &DownloadArgs) -> anyhow::Result<()> {
+    if args.api.json {
+        return Err(output::usage(
+            "--json cannot be used with -o -: stdout carries the image",
+        ));
+    }
+    if !args.force && std::io::stdout().is_terminal() {
+        return Err(output::usage(
+            "refusing to write an OS image to a terminal: redirect stdout \
+             (e.g. `> balena.img` or `| dd of=/dev/sdX`), or give --force",
+        ));
+    }
+    Ok(())
+}
+
+/// Streams the image to stdout. Nothing but image bytes goes to stdout;
+/// the progress bar and the summary go to stderr, and only when it is a
+/// terminal. The stream checks the length (and any `Content-Encoding`
+/// trailer) and fails if the body is short; a cut transfer is not resumed.
+async fn download_to_stdout(
+    os: &OsModel<'_>,
+    opts: &DownloadOptions,
+    args: &DownloadArgs,
+    version: &str,
+) -> anyhow::Result<()> {
+    let show = !args.no_progress && std::io::stderr().is_terminal();
+    let bar = progress_bar(show);
+    let mut progress = on_progress(&bar);
+    let interrupted = output::interrupt_listener();
+    let what = format!("downloading {} {version} to stdout", args.device_type);
+    let pump = async {
+        let mut download = os.download(opts).await.with_context(|| what.clone())?;
+        let mut stdout = tokio::io::stdout();
+        let mut written = 0u64;
+        while let Some(chunk) = download.chunk().await.with_context(|| {
+            format!("{what} (the image on stdout is incomplete after {written} bytes)")
+        })? {
+            stdout.write_all(&chunk).await.map_err(output::map_io)?;
+            written += chunk.len() as u64;
+            progress(download.progress());
+        }
+        stdout.flush().await.map_err(output::map_io)?;
+        Ok::<_, anyhow::Error>(written)
+    };
+    let result = tokio::select! {
+        r = pump => r,
+        () = interrupted => {
+            bar.finish_and_clear();
+            return Err(Exit::with_message(
+                output::INTERRUPTED,
+                "interrupted: the image on stdout is incomplete",
+            ));
+        }
+    };
+    bar.finish_and_clear();
+    let written = result?;
+    if show {
+        output::note(format_args!(
+            "downloaded {} {version} to stdout: {written} bytes ({})",
+            args.device_type,
+            human_bytes(written)
+        ));
+    }
+    Ok(())
+}
+
 fn check_output(path: &Path, force: bool) -> anyhow::Result<()> {
     if path.is_dir() {
         return Err(output::usage(format!(
@@ -189,7 +267,10 @@ fn check_output(path: &Path, force: bool) -> anyhow::Result<()> {
 /// `balena-os download`.
 pub async fn run(args: DownloadArgs) -> anyhow::Result<()> {
     let network = args.network.network()?;
-    if let Some(path) = &args.output {
+    let to_stdout = args.output.as_deref().is_some_and(is_stdout);
+    if to_stdout {
+        check_stdout(&args)?;
+    } else if let Some(path) = &args.output {
         check_output(path, args.force)?;
     }
     let balena = args.api.client()?;
@@ -238,6 +319,9 @@ pub async fn run(args: DownloadArgs) -> anyhow::Result<()> {
     }
     if let Some(fleet) = &args.fleet {
         opts = opts.app_id(fleet_id(&balena, fleet).await?);
+    }
+    if to_stdout {
+        return download_to_stdout(&os, &opts, &args, &version).await;
     }
 
     let show = !args.no_progress && std::io::stderr().is_terminal();
