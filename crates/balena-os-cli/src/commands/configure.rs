@@ -71,6 +71,18 @@ pub struct ConfigureArgs {
     /// device-type.json (slug or alias) when the image has one.
     #[arg(long, value_name = "SLUG", value_parser = parse_text)]
     pub device_type: Option<String>,
+    /// Configure for a device registered beforehand: its UUID (32 or 62
+    /// lowercase hex digits), written as `uuid`. Needs --device-api-key.
+    #[arg(long, value_name = "UUID", value_parser = parse_device_uuid, requires = "device_api_key")]
+    pub device_uuid: Option<String>,
+    /// With --device-uuid: the device's API key, written as
+    /// `deviceApiKey`. The fleet's provisioning `apiKey` is removed.
+    #[arg(long, value_name = "KEY", value_parser = parse_device_api_key, requires = "device_uuid")]
+    pub device_api_key: Option<String>,
+    /// With --device-uuid: the device's numeric id in the API, written as
+    /// `deviceId` (without it the device looks its id up at first boot).
+    #[arg(long, value_name = "ID", requires = "device_uuid", value_parser = clap::value_parser!(u64).range(1..=i64::MAX as u64))]
+    pub device_id: Option<u64>,
     /// Check everything and show what would be written, without writing.
     #[arg(long)]
     pub dry_run: bool,
@@ -84,6 +96,14 @@ from the API (--fleet), else the image's current /config.json (to add wifi or
 a static IP to an image as it is). --wifi-*, --ip/--netmask/--gateway,
 --connection and --device-type are applied on top.
 
+Device mode (a device registered beforehand, as balena CLI's `os configure
+--device`): --device-uuid and --device-api-key write `uuid` and
+`deviceApiKey`, remove the provisioning `apiKey`, and set `registered_at` to
+the current time (unix seconds; kept when the base configuration already has
+it for the same uuid), so the device does not register itself again;
+--device-id also writes `deviceId`. A `deviceId` or `registered_at` of
+another uuid is dropped.
+
 Examples:
   balena-os config myorg/myfleet --version 6.0.10+rev1 -o config.json
   balena-os configure balena.img --config config.json --wifi-ssid home --wifi-key secretpass
@@ -91,6 +111,8 @@ Examples:
   balena-os configure balena.img --wifi-ssid home --wifi-key secretpass \\
       --ip 192.168.1.50 --netmask 24 --gateway 192.168.1.1
   balena-os configure balena.img --connection static-eth0.nmconnection
+  balena-os configure balena.img --fleet myorg/myfleet --api-key KEY \
+      --device-uuid 0123456789abcdef0123456789abcdef --device-api-key DEVICEKEY
 
 The image is validated completely (partition table, boot partition, FAT file
 system, device type, configuration) before the first byte is written, and is
@@ -98,6 +120,65 @@ left untouched on any error. Configuring twice with the same settings gives
 the same bytes.
 
 Exit status: 0 configured, 1 failure (image untouched), 2 invalid arguments.";
+
+/// `--device-uuid`: 32 or 62 lowercase hex digits (balena's generated
+/// uuids; the API accepts nothing else in config.json).
+pub fn parse_device_uuid(s: &str) -> Result<String, String> {
+    let hex = s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    if (s.len() == 32 || s.len() == 62) && hex {
+        Ok(s.to_owned())
+    } else {
+        Err(format!(
+            "{s:?} is not a device uuid: expected 32 or 62 lowercase hexadecimal digits"
+        ))
+    }
+}
+
+/// `--device-api-key`: 1 to 1024 printable ASCII characters, no spaces.
+pub fn parse_device_api_key(s: &str) -> Result<String, String> {
+    if s.is_empty() {
+        return Err("the device API key is empty".into());
+    }
+    if s.len() > 1024 {
+        return Err(format!(
+            "the device API key is {} bytes long, at most 1024 are allowed",
+            s.len()
+        ));
+    }
+    if !s.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(
+            "the device API key must be printable ASCII without spaces or control characters"
+                .into(),
+        );
+    }
+    Ok(s.to_owned())
+}
+
+/// Turns a fleet configuration into a device's (balena CLI's `os configure
+/// --device`): no provisioning key, the device's uuid and key, and a
+/// registration time so the supervisor does not register it again.
+fn apply_device(
+    config: &mut Map<String, Value>,
+    uuid: &str,
+    api_key: &str,
+    device_id: Option<u64>,
+    now: u64,
+) {
+    let same_device = config.get("uuid").and_then(Value::as_str) == Some(uuid);
+    config.shift_remove("apiKey");
+    if !same_device {
+        config.shift_remove("deviceId");
+        config.shift_remove("registered_at");
+    }
+    config.insert("uuid".into(), json!(uuid));
+    config.insert("deviceApiKey".into(), json!(api_key));
+    if let Some(id) = device_id {
+        config.insert("deviceId".into(), json!(id));
+    }
+    if !config.get("registered_at").is_some_and(Value::is_u64) {
+        config.insert("registered_at".into(), json!(now));
+    }
+}
 
 /// What the image says about itself.
 struct ImageInfo {
@@ -190,7 +271,8 @@ impl ConfigureArgs {
             || self.wifi_ssid.is_some()
             || self.ip.is_some()
             || !self.connections.is_empty()
-            || self.device_type.is_some();
+            || self.device_type.is_some()
+            || self.device_uuid.is_some();
         if !anything {
             return Err(usage(
                 "nothing to configure: give --config FILE, --fleet FLEET, or settings such as --wifi-ssid",
@@ -305,6 +387,12 @@ pub async fn run(args: ConfigureArgs) -> anyhow::Result<()> {
         } else {
             config.insert(k, v);
         }
+    }
+    if let (Some(uuid), Some(key)) = (&args.device_uuid, &args.device_api_key) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        apply_device(&mut config, uuid, key, args.device_id, now);
     }
 
     // The device type must be the image's.
@@ -435,5 +523,58 @@ mod tests {
             ["raspberrypi3", "raspberry-pi3", "rpi3"]
         );
         assert!(device_type_names(&json!({})).is_empty());
+    }
+
+    #[test]
+    fn device_uuids_and_keys() {
+        let short = "0123456789abcdef0123456789abcdef";
+        let long = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcd";
+        assert_eq!(parse_device_uuid(short).as_deref(), Ok(short));
+        assert_eq!(parse_device_uuid(long).as_deref(), Ok(long));
+        for bad in [
+            "",
+            &short[1..],
+            &format!("{short}0"),
+            &short.to_uppercase(),
+            "0123456789abcdef0123456789abcdeg",
+            &long[1..],
+        ] {
+            let e = parse_device_uuid(bad).unwrap_err();
+            assert!(e.contains("32 or 62 lowercase hexadecimal digits"), "{e}");
+        }
+        assert_eq!(parse_device_api_key("k3y_-.").as_deref(), Ok("k3y_-."));
+        assert!(parse_device_api_key("").unwrap_err().contains("empty"));
+        assert!(parse_device_api_key("a b").is_err());
+        assert!(parse_device_api_key("a\nb").is_err());
+        assert!(parse_device_api_key("clé").is_err());
+        assert!(parse_device_api_key(&"k".repeat(1025)).is_err());
+        assert!(parse_device_api_key(&"k".repeat(1024)).is_ok());
+    }
+
+    #[test]
+    fn device_mode_replaces_the_provisioning_key() {
+        let uuid = "0123456789abcdef0123456789abcdef";
+        let mut config =
+            json!({"applicationId": 3, "apiKey": "prov", "deviceType": "raspberrypi3"})
+                .as_object()
+                .cloned()
+                .unwrap();
+        apply_device(&mut config, uuid, "devkey", Some(42), 1_700_000_000);
+        assert_eq!(
+            Value::Object(config.clone()),
+            json!({"applicationId": 3, "deviceType": "raspberrypi3", "uuid": uuid,
+                   "deviceApiKey": "devkey", "deviceId": 42, "registered_at": 1_700_000_000u64})
+        );
+        // Again for the same device, later: the registration time stays.
+        apply_device(&mut config, uuid, "newkey", None, 1_800_000_000);
+        assert_eq!(config["registered_at"], 1_700_000_000u64);
+        assert_eq!(config["deviceId"], 42);
+        assert_eq!(config["deviceApiKey"], "newkey");
+        // Another device: the old id and time go.
+        let other = "f".repeat(32);
+        apply_device(&mut config, &other, "k", None, 1_800_000_000);
+        assert_eq!(config["uuid"], other);
+        assert!(!config.contains_key("deviceId"));
+        assert_eq!(config["registered_at"], 1_800_000_000u64);
     }
 }

@@ -533,3 +533,173 @@ fn fleet_config_comes_from_the_api() {
     assert_eq!(code(&out), 1, "{}", stderr(&out));
     assert_eq!(std::fs::read(&image).unwrap(), configured);
 }
+
+const DEVICE_UUID: &str = "0123456789abcdef0123456789abcdef";
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+#[test]
+fn device_mode_on_a_fleet_config_from_the_api() {
+    let api = api();
+    let dir = tempfile::tempdir().unwrap();
+    let image = build_image(dir.path());
+    let started = unix_now();
+    let out = bos(&[
+        "configure",
+        image.to_str().unwrap(),
+        "--fleet",
+        "demo/kiosk-rpi3",
+        "--api-key",
+        &api.demo_key,
+        "--device-uuid",
+        DEVICE_UUID,
+        "--device-api-key",
+        "d3v1ce-k3y",
+        "--device-id",
+        "4242",
+        "--json",
+    ]);
+    let report = json_ok(&out);
+    let written: Value = serde_json::from_str(&mtype(&image, "config.json")).unwrap();
+    assert_eq!(written, report["config"]);
+    // The fleet's config, turned into the device's: no provisioning key.
+    assert_eq!(written["applicationId"], fleet_id("demo/kiosk-rpi3"));
+    assert_eq!(written["deviceType"], "raspberrypi3");
+    assert!(written.get("apiKey").is_none(), "{written}");
+    assert_eq!(written["uuid"], DEVICE_UUID);
+    assert_eq!(written["deviceApiKey"], "d3v1ce-k3y");
+    assert_eq!(written["deviceId"], 4242);
+    let registered = written["registered_at"].as_u64().expect("registered_at");
+    assert!((started..=unix_now()).contains(&registered), "{registered}");
+    fsck_boot(&image, dir.path());
+}
+
+#[test]
+fn device_mode_offline_and_again_on_the_images_own_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = build_image(dir.path());
+    let long_uuid = "ab".repeat(31);
+    let cfg_path = write_config(
+        dir.path(),
+        &json!({
+            "applicationId": 1234,
+            "deviceType": "raspberrypi3",
+            "apiEndpoint": "https://api.example.com",
+            "apiKey": "provisioning-key"
+        }),
+    );
+    let (out, connections) = configure(&[
+        image.to_str().unwrap(),
+        "--config",
+        cfg_path.to_str().unwrap(),
+        "--device-uuid",
+        &long_uuid,
+        "--device-api-key",
+        "k",
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(connections, 0);
+    let first: Value = serde_json::from_str(&mtype(&image, "config.json")).unwrap();
+    let registered = first["registered_at"].as_u64().expect("registered_at");
+    assert_eq!(
+        first,
+        json!({
+            "applicationId": 1234,
+            "deviceType": "raspberrypi3",
+            "apiEndpoint": "https://api.example.com",
+            "uuid": long_uuid,
+            "deviceApiKey": "k",
+            "registered_at": registered
+        })
+    );
+    let configured = std::fs::read(&image).unwrap();
+
+    // Again from the image's own config.json, a second later: the same
+    // device keeps its registration time, so the bytes do not change.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let (out, _) = configure(&[
+        image.to_str().unwrap(),
+        "--device-uuid",
+        &long_uuid,
+        "--device-api-key",
+        "k",
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(std::fs::read(&image).unwrap(), configured);
+
+    // Another device on the same image: its own uuid, key and time.
+    let (out, _) = configure(&[
+        image.to_str().unwrap(),
+        "--device-uuid",
+        DEVICE_UUID,
+        "--device-api-key",
+        "other",
+        "--device-id",
+        "7",
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let second: Value = serde_json::from_str(&mtype(&image, "config.json")).unwrap();
+    assert_eq!(second["uuid"], DEVICE_UUID);
+    assert_eq!(second["deviceApiKey"], "other");
+    assert_eq!(second["deviceId"], 7);
+    assert!(second["registered_at"].as_u64().unwrap() > registered);
+    assert_eq!(second["applicationId"], 1234);
+    fsck_boot(&image, dir.path());
+}
+
+#[test]
+fn device_mode_arguments_are_checked_before_anything_happens() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = build_image(dir.path());
+    let before = std::fs::read(&image).unwrap();
+    let img = image.to_str().unwrap();
+    let upper = DEVICE_UUID.to_uppercase();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["--device-uuid", "0123", "--device-api-key", "k"],
+            "32 or 62 lowercase hexadecimal digits",
+        ),
+        (
+            vec!["--device-uuid", &upper, "--device-api-key", "k"],
+            "32 or 62 lowercase hexadecimal digits",
+        ),
+        (
+            vec!["--device-uuid", DEVICE_UUID, "--device-api-key", ""],
+            "the device API key is empty",
+        ),
+        (
+            vec!["--device-uuid", DEVICE_UUID, "--device-api-key", "a key"],
+            "printable ASCII",
+        ),
+        (vec!["--device-uuid", DEVICE_UUID], "--device-api-key"),
+        (vec!["--device-api-key", "k"], "--device-uuid"),
+        (
+            vec!["--device-id", "3", "--wifi-ssid", "x"],
+            "--device-uuid",
+        ),
+        (
+            vec![
+                "--device-uuid",
+                DEVICE_UUID,
+                "--device-api-key",
+                "k",
+                "--device-id",
+                "0",
+            ],
+            "--device-id",
+        ),
+    ];
+    for (args, needle) in cases {
+        let mut all = vec![img];
+        all.extend(args.iter().copied());
+        let (out, connections) = configure(&all);
+        assert_clean_error(&out, 2, needle);
+        assert_eq!(connections, 0, "{args:?}");
+        assert_eq!(std::fs::read(&image).unwrap(), before, "{args:?}");
+    }
+}
