@@ -1,5 +1,5 @@
 //! The `balena-os` binary: serve (first stdout line, demo key, clean
-//! shutdown on SIGTERM) and the admin commands.
+//! shutdown on SIGTERM and SIGINT) and the admin commands.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -52,16 +52,20 @@ fn http_get(base: &str, path: &str, key: Option<&str>) -> (u16, String) {
     (status, body)
 }
 
-#[test]
-fn serve_prints_url_first_and_stops_on_sigterm() {
+/// Starts `serve --demo`, checks that it answers, sends `signal` and
+/// requires a clean stop: status 0 and the shutdown logged on stderr.
+fn serve_then_stop_with(signal: &str) {
     let data = tempfile::tempdir().expect("tempdir");
+    let log_path = data.path().join("serve.log");
+    let log = std::fs::File::create(&log_path).expect("log file");
     let mut child = balena_os()
         .args(["serve", "--listen", "127.0.0.1:0", "--demo", "--data"])
         .arg(data.path())
         .env_remove("BALENA_OS_DATABASE_URL")
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()
         .expect("start balena-os serve");
     let mut first = String::new();
@@ -82,19 +86,62 @@ fn serve_prints_url_first_and_stops_on_sigterm() {
     assert!(data.path().join("admin-api-key").exists());
 
     let kill = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args([&format!("-{signal}"), &child.id().to_string()])
         .status()
         .expect("kill");
     assert!(kill.success());
     let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
+    let status = loop {
         if let Some(status) = child.try_wait().expect("wait") {
-            assert!(status.success(), "clean exit on SIGTERM: {status}");
-            break;
+            break status;
         }
-        assert!(Instant::now() < deadline, "server did not stop");
+        assert!(
+            Instant::now() < deadline,
+            "server did not stop on SIG{signal}"
+        );
         std::thread::sleep(Duration::from_millis(50));
-    }
+    };
+    let log = std::fs::read_to_string(&log_path).expect("read the log");
+    // A requested stop is a success (documented in `serve --help`).
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "clean exit on SIG{signal}: {status}\n{log}"
+    );
+    assert!(
+        log.contains("shutting down") && log.contains(&format!("signal=\"SIG{signal}\"")),
+        "{log}"
+    );
+    assert!(log.contains("stopped"), "{log}");
+    assert!(!log.contains("panicked"), "{log}");
+    // Stopped means stopped: the port no longer answers.
+    let addr = base.trim_start_matches("http://");
+    assert!(
+        std::net::TcpStream::connect(addr).is_err(),
+        "still listening"
+    );
+}
+
+#[test]
+fn serve_prints_url_first_and_stops_on_sigterm() {
+    serve_then_stop_with("TERM");
+}
+
+#[test]
+fn serve_stops_on_sigint_like_ctrl_c() {
+    serve_then_stop_with("INT");
+}
+
+#[test]
+fn serve_help_documents_how_it_stops() {
+    let out = balena_os()
+        .args(["serve", "--help"])
+        .output()
+        .expect("serve --help");
+    assert!(out.status.success(), "{out:?}");
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("Ctrl-C (SIGINT) or SIGTERM"), "{help}");
+    assert!(help.contains("status 0"), "{help}");
 }
 
 #[test]

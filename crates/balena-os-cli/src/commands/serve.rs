@@ -8,8 +8,16 @@ use clap::Args;
 
 use super::StorageArgs;
 
+/// What `serve --help` says about stopping.
+const SERVE_HELP: &str = "\
+Stopping: Ctrl-C (SIGINT) or SIGTERM stops accepting connections, lets the
+requests in progress finish, logs \"shutting down\" and \"stopped\", and exits
+with status 0 (a requested stop is not a failure, as systemd and container
+runtimes expect). Status 1 means the server could not start or failed.";
+
 /// Arguments of `balena-os serve`.
 #[derive(Debug, Args)]
+#[command(after_help = SERVE_HELP)]
 pub struct ServeArgs {
     /// Address to listen on (`127.0.0.1:0` picks a free port).
     #[arg(long, env = "BALENA_OS_LISTEN", default_value = balena_os_server::DEFAULT_LISTEN)]
@@ -46,7 +54,9 @@ fn init_logging(json: bool) {
 
 async fn shutdown_signal() {
     let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
     };
     #[cfg(unix)]
     let term = async {
@@ -59,15 +69,15 @@ async fn shutdown_signal() {
     };
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
-    tracing::info!("shutting down");
+    let signal = tokio::select! {
+        () = ctrl_c => "SIGINT",
+        () = term => "SIGTERM",
+    };
+    tracing::info!(signal, "shutting down: finishing the requests in progress");
 }
 
-/// Runs the server until Ctrl-C or SIGTERM. The first line on stdout is the
-/// base URL.
+/// Runs the server until Ctrl-C or SIGTERM (then status 0). The first line
+/// on stdout is the base URL.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     init_logging(args.log_json);
     let mut builder = Server::builder()
@@ -109,5 +119,6 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     tracing::info!(%addr, "listening");
     server.serve(listener, shutdown_signal()).await?;
+    tracing::info!("stopped");
     Ok(())
 }
