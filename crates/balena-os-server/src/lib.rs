@@ -31,9 +31,10 @@ pub mod query;
 pub mod schema;
 pub mod time;
 
+mod drain;
 mod server;
 
 pub use server::{
-    ADMIN_KEY_FILE, Bootstrap, DEFAULT_LISTEN, DEMO_KEY_FILE, SQLITE_FILE, Server, ServerBuilder,
-    ServerError,
+    ADMIN_KEY_FILE, Bootstrap, DEFAULT_DRAIN_TIMEOUT, DEFAULT_LISTEN, DEMO_KEY_FILE, SQLITE_FILE,
+    Server, ServerBuilder, ServerError,
 };

@@ -2,6 +2,8 @@
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 
@@ -19,6 +21,11 @@ pub const DEMO_KEY_FILE: &str = "demo-api-key";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8480";
 /// The SQLite database file in the data directory.
 pub const SQLITE_FILE: &str = "catalog.sqlite";
+/// How long a shutdown waits for requests in flight by default (see
+/// [`ServerBuilder::drain_timeout`]).
+pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// After the drain deadline, how long the cut connections get to close.
+const CUT_GRACE: Duration = Duration::from_secs(5);
 
 /// Why the server could not start or stopped.
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +72,7 @@ pub struct ServerBuilder {
     limits: QueryLimits,
     cache_bytes: Option<usize>,
     images: crate::images::ImagesConfig,
+    drain_timeout: Option<Duration>,
 }
 
 impl ServerBuilder {
@@ -106,6 +114,14 @@ impl ServerBuilder {
     /// endpoints, limits).
     pub fn images(mut self, images: crate::images::ImagesConfig) -> Self {
         self.images = images;
+        self
+    }
+
+    /// How long [`Server::serve`] lets requests in flight finish once its
+    /// shutdown signal completed (default [`DEFAULT_DRAIN_TIMEOUT`]); then
+    /// the connections still open are dropped and `serve` returns.
+    pub fn drain_timeout(mut self, timeout: Duration) -> Self {
+        self.drain_timeout = Some(timeout);
         self
     }
 
@@ -184,6 +200,7 @@ impl ServerBuilder {
             catalog,
             data_dir,
             bootstrap,
+            drain_timeout: self.drain_timeout.unwrap_or(DEFAULT_DRAIN_TIMEOUT),
         })
     }
 }
@@ -226,6 +243,7 @@ pub struct Server {
     catalog: Catalog,
     data_dir: PathBuf,
     bootstrap: Option<Bootstrap>,
+    drain_timeout: Duration,
 }
 
 impl Server {
@@ -259,8 +277,11 @@ impl Server {
         http::router(self.state.clone())
     }
 
-    /// Serves on `listener` until `shutdown` completes, then finishes the
-    /// requests in flight and closes the database.
+    /// Serves on `listener` until `shutdown` completes, then lets the
+    /// requests in flight finish for at most the drain timeout
+    /// ([`ServerBuilder::drain_timeout`]), drops the connections still open
+    /// after that, and closes the database. A shutdown cut short this way
+    /// is still `Ok` (it is logged as a warning).
     pub async fn serve<F>(self, listener: TcpListener, shutdown: F) -> Result<(), ServerError>
     where
         F: Future<Output = ()> + Send + 'static,
@@ -270,10 +291,45 @@ impl Server {
         self.state.auth.poll().await;
         let poller = self.state.cache().spawn_poller();
         let auth_poller = spawn_auth_poller(self.state.auth.clone());
-        let result = axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .map_err(io_err("serving HTTP"));
+        let cutter = Arc::new(crate::drain::Cutter::default());
+        let draining = Arc::new(tokio::sync::Notify::new());
+        let signal = {
+            let draining = draining.clone();
+            async move {
+                shutdown.await;
+                tracing::info!("shutting down: finishing the requests in flight");
+                draining.notify_one();
+            }
+        };
+        let listener = crate::drain::CuttableListener::new(listener, cutter.clone());
+        let serving = axum::serve(listener, router).with_graceful_shutdown(signal);
+        let serving = std::future::IntoFuture::into_future(serving);
+        tokio::pin!(serving);
+        let drain_timeout = self.drain_timeout;
+        let result = tokio::select! {
+            r = &mut serving => r,
+            () = async {
+                draining.notified().await;
+                tokio::time::sleep(drain_timeout).await;
+            } => {
+                let open = cutter.cut();
+                tracing::warn!(
+                    connections = open,
+                    timeout_ms = drain_timeout.as_millis() as u64,
+                    "shutdown: requests still running after the drain timeout; dropping their connections"
+                );
+                match tokio::time::timeout(CUT_GRACE, &mut serving).await {
+                    Ok(r) => r,
+                    Err(_) => {
+                        // A handler that has not answered yet does not touch
+                        // its connection; it ends with the process.
+                        tracing::warn!("shutdown: some requests did not stop; leaving them");
+                        Ok(())
+                    }
+                }
+            }
+        };
+        let result = result.map_err(io_err("serving HTTP"));
         poller.abort();
         auth_poller.abort();
         self.state.db.close().await;

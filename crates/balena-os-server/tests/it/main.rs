@@ -9,3 +9,4 @@ mod images;
 mod import;
 mod js_sdk;
 mod rust_sdk;
+mod shutdown;
