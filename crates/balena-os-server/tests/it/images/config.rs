@@ -3,6 +3,8 @@
 
 use balena_os_server::auth::hash_key;
 use balena_os_server::db::{Cell, CellType};
+use balena_os_server::images::ImagesConfig;
+use balena_os_server::images::config_json::Endpoints;
 use sea_query::{Expr, ExprTrait, Query};
 use serde_json::{Value, json};
 
@@ -292,4 +294,110 @@ async fn download_config_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn download_config_postgres() {
     download_config(Backend::Postgres).await;
+}
+
+/// Every endpoint setting of the server's images configuration, as
+/// config.json carries it from `/download-config` and inside a configured
+/// download.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endpoints_set_by_configuration() {
+    const PEM: &str =
+        "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUexample\n-----END CERTIFICATE-----\n";
+    let endpoints = Endpoints {
+        api: Some("https://api.balena.example.org/".into()),
+        vpn: Some("cloudlink.example.org".into()),
+        registry: Some("registry.example.org".into()),
+        delta: Some("https://deltas.example.org".into()),
+        logs: Some("https://logs.example.org".into()),
+        vpn_port: 3128,
+        mixpanel_token: Some("mixpanel-token-123".into()),
+        root_ca_pem: Some(PEM.into()),
+    };
+    let server = TestServer::start_configured(Backend::Sqlite, true, |b| {
+        b.images(ImagesConfig {
+            endpoints,
+            ..ImagesConfig::default()
+        })
+    })
+    .await;
+    let key = server.demo_key.clone().expect("demo key");
+    let kiosk = app_id(&server, "demo/kiosk-rpi3", &key).await;
+    let got = post(
+        &server,
+        Some(&key),
+        json!({"appId": kiosk, "version": "6.0.13", "network": "ethernet"}),
+    )
+    .await;
+    assert_eq!(got.status, 200, "{}", String::from_utf8_lossy(&got.body));
+    let c = got.json();
+    let keys: Vec<&str> = c
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "applicationId",
+            "deviceType",
+            "userId",
+            "appUpdatePollInterval",
+            "listenPort",
+            "vpnPort",
+            "apiEndpoint",
+            "vpnEndpoint",
+            "registryEndpoint",
+            "deltaEndpoint",
+            "mixpanelToken",
+            "apiKey",
+            "logsEndpoint",
+            "balenaRootCA",
+        ]
+    );
+    // The configured API URL is used as is, less its trailing slash.
+    assert_eq!(c["apiEndpoint"], "https://api.balena.example.org");
+    assert_eq!(c["vpnEndpoint"], "cloudlink.example.org");
+    assert_eq!(c["registryEndpoint"], "registry.example.org");
+    assert_eq!(c["deltaEndpoint"], "https://deltas.example.org");
+    assert_eq!(c["logsEndpoint"], "https://logs.example.org");
+    assert_eq!(c["vpnPort"], 3128);
+    assert_eq!(c["mixpanelToken"], "mixpanel-token-123");
+    // balenaRootCA is the PEM in standard base64 (decoded by coreutils).
+    let ca = c["balenaRootCA"].as_str().expect("balenaRootCA");
+    let mut decode = std::process::Command::new("base64")
+        .arg("-d")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("base64 (coreutils)");
+    std::io::Write::write_all(&mut decode.stdin.take().expect("stdin"), ca.as_bytes())
+        .expect("write");
+    let decoded = decode.wait_with_output().expect("base64 -d");
+    assert!(decoded.status.success());
+    assert_eq!(String::from_utf8(decoded.stdout).expect("utf-8"), PEM);
+
+    // A configured download carries the same endpoints in its config.json.
+    let img = super::util::get(
+        &server,
+        &format!("/download?deviceType=raspberrypi3&version=latest&appId={kiosk}"),
+        Some(&key),
+    )
+    .await;
+    assert_eq!(img.status, 200);
+    let inside: Value =
+        serde_json::from_slice(&super::util::mtype(&img.body, "config.json")).expect("json");
+    for k in [
+        "apiEndpoint",
+        "vpnEndpoint",
+        "registryEndpoint",
+        "deltaEndpoint",
+        "logsEndpoint",
+        "vpnPort",
+        "mixpanelToken",
+        "balenaRootCA",
+    ] {
+        assert_eq!(inside[k], c[k], "{k} in the image's config.json");
+    }
+    server.stop().await;
 }
