@@ -9,15 +9,21 @@ use clap::Args;
 use super::StorageArgs;
 
 /// What `serve --help` says about stopping.
-const SERVE_HELP: &str = "\
-Stopping: Ctrl-C (SIGINT) or SIGTERM stops accepting connections, lets the
-requests in progress finish, logs \"shutting down\" and \"stopped\", and exits
-with status 0 (a requested stop is not a failure, as systemd and container
-runtimes expect). Status 1 means the server could not start or failed.";
+fn serve_help() -> String {
+    format!(
+        "\
+Stopping: Ctrl-C (SIGINT) or SIGTERM stops accepting connections, gives the
+requests in progress up to {} s to finish (then cuts what is still open), logs
+\"shutting down\" and \"stopped\", and exits with status 0 (a requested stop
+is not a failure, as systemd and container runtimes expect). Status 1 means
+the server could not start or failed.",
+        balena_os_server::DEFAULT_DRAIN_TIMEOUT.as_secs()
+    )
+}
 
 /// Arguments of `balena-os serve`.
 #[derive(Debug, Args)]
-#[command(after_help = SERVE_HELP)]
+#[command(after_help = serve_help())]
 pub struct ServeArgs {
     /// Address to listen on (`127.0.0.1:0` picks a free port).
     #[arg(long, env = "BALENA_OS_LISTEN", default_value = balena_os_server::DEFAULT_LISTEN)]
