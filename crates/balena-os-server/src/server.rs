@@ -53,14 +53,69 @@ fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> ServerEr
     move |source| ServerError::Io { context, source }
 }
 
-/// What the first start created.
+/// What a start created: an administrator when the catalog had none, the
+/// demo catalog when asked for and the catalog had no host apps.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bootstrap {
-    /// The administrator key, also written to `<data>/admin-api-key`.
-    pub admin_key: String,
+    /// The new administrator's key (when no superuser existed), also
+    /// written to `<data>/admin-api-key`.
+    pub admin_key: Option<String>,
     /// The demo user's key when the demo catalog was loaded, also written to
     /// `<data>/demo-api-key`.
     pub demo_key: Option<String>,
+    /// Why the demo catalog was asked for but not loaded (the catalog
+    /// already had host apps, imported or made by `balena-os admin`).
+    pub demo_skipped: Option<String>,
+}
+
+/// Makes an administrator when there is no superuser, and loads the demo
+/// catalog when `demo` is asked for and the catalog has no host apps.
+/// `None` when it did neither and had nothing to say.
+async fn bootstrap(
+    catalog: &Catalog,
+    data_dir: &Path,
+    demo: bool,
+) -> Result<Option<Bootstrap>, ServerError> {
+    let mut admin_key = None;
+    if !catalog.has_superuser().await? {
+        let (name, key) = crate::catalog::demo::bootstrap_admin(catalog).await?;
+        write_secret(&data_dir.join(ADMIN_KEY_FILE), &key).await?;
+        tracing::warn!(
+            file = %data_dir.join(ADMIN_KEY_FILE).display(),
+            user = %name,
+            "no administrator yet: created a superuser and wrote its API key"
+        );
+        admin_key = Some(key);
+    }
+    let (mut demo_key, mut demo_skipped) = (None, None);
+    if demo {
+        let host_apps = catalog.host_app_count().await?;
+        if host_apps == 0 {
+            let key = crate::catalog::demo::load(catalog).await?;
+            write_secret(&data_dir.join(DEMO_KEY_FILE), &key).await?;
+            tracing::info!("loaded the demo catalog");
+            demo_key = Some(key);
+        } else if !catalog.has_user(crate::catalog::demo::DEMO_USER).await? {
+            // Loaded before is the normal case on a restart; otherwise say
+            // why --demo did nothing.
+            let why = format!(
+                "the demo catalog was not loaded: the catalog already has {host_apps} host app(s) \
+                 (imported or made with `balena-os admin`), and the demo is only loaded into \
+                 a catalog without host apps"
+            );
+            tracing::warn!("{why}");
+            demo_skipped = Some(why);
+        }
+    }
+    Ok(
+        (admin_key.is_some() || demo_key.is_some() || demo_skipped.is_some()).then_some(
+            Bootstrap {
+                admin_key,
+                demo_key,
+                demo_skipped,
+            },
+        ),
+    )
 }
 
 /// Configures a [`Server`].
@@ -152,27 +207,7 @@ impl ServerBuilder {
             None => Db::open_sqlite(&data_dir.join(SQLITE_FILE)).await?,
         };
         let catalog = Catalog::new(db.clone());
-        let mut bootstrap = None;
-        if catalog.is_empty().await? {
-            let admin_key = crate::catalog::demo::bootstrap_admin(&catalog).await?;
-            write_secret(&data_dir.join(ADMIN_KEY_FILE), &admin_key).await?;
-            tracing::warn!(
-                file = %data_dir.join(ADMIN_KEY_FILE).display(),
-                "first start: created user 'admin' and wrote its API key"
-            );
-            let demo_key = if self.demo {
-                let key = crate::catalog::demo::load(&catalog).await?;
-                write_secret(&data_dir.join(DEMO_KEY_FILE), &key).await?;
-                tracing::info!("loaded the demo catalog");
-                Some(key)
-            } else {
-                None
-            };
-            bootstrap = Some(Bootstrap {
-                admin_key,
-                demo_key,
-            });
-        }
+        let bootstrap = bootstrap(&catalog, &data_dir, self.demo).await?;
         let images =
             crate::images::ImageService::open(&data_dir, self.images.clone()).map_err(|e| {
                 ServerError::Io {
@@ -262,7 +297,8 @@ impl Server {
         &self.data_dir
     }
 
-    /// What the first start created, if this build was the first start.
+    /// What this start created (an administrator, the demo catalog) or why
+    /// the demo was not loaded; `None` when there was nothing to do.
     pub fn bootstrap(&self) -> Option<&Bootstrap> {
         self.bootstrap.as_ref()
     }

@@ -57,14 +57,32 @@ const MAX_BUCKET_VERSIONS: usize = 40;
 /// Most changelog versions used per device type (the newest ones).
 const MAX_CHANGELOG_VERSIONS: usize = 60;
 
-/// Creates the administrator made on first start (user `admin`, a
-/// superuser) and returns its new API key.
-pub async fn bootstrap_admin(catalog: &Catalog) -> Result<String, CatalogError> {
-    catalog.create_user("admin", None, &[], true).await?;
-    Ok(catalog
-        .create_api_key("admin", Some("bootstrap administrator key"), None)
+/// Creates the administrator made when the catalog has none: a superuser
+/// called `admin` (or `bootstrap-admin`, `bootstrap-admin-2`, … when that
+/// name is taken by an ordinary user), and returns its name and new API key.
+pub async fn bootstrap_admin(catalog: &Catalog) -> Result<(String, String), CatalogError> {
+    let mut name = "admin".to_owned();
+    let mut n = 1;
+    while catalog.has_user(&name).await? {
+        n += 1;
+        name = if n == 2 {
+            "bootstrap-admin".to_owned()
+        } else {
+            format!("bootstrap-admin-{n}")
+        };
+        if n > 100 {
+            return Err(CatalogError::Exists {
+                what: "user",
+                value: name,
+            });
+        }
+    }
+    catalog.create_user(&name, None, &[], true).await?;
+    let key = catalog
+        .create_api_key(&name, Some("bootstrap administrator key"), None)
         .await?
-        .key)
+        .key;
+    Ok((name, key))
 }
 
 fn doc(e: impl std::fmt::Display) -> CatalogError {

@@ -476,6 +476,32 @@ impl Catalog {
         &self.db
     }
 
+    async fn count(&self, sql: &'static str) -> Result<i64, CatalogError> {
+        let q = Query::select().expr(Expr::cust(sql)).to_owned();
+        let rows = self.db.fetch(&q, &[CellType::Int]).await?;
+        Ok(rows.first().and_then(|r| r[0].as_int()).unwrap_or(0))
+    }
+
+    /// Whether some user is a superuser (an administrator).
+    pub async fn has_superuser(&self) -> Result<bool, CatalogError> {
+        Ok(self
+            .count("(SELECT COUNT(*) FROM \"user\" WHERE is_superuser)")
+            .await?
+            > 0)
+    }
+
+    /// How many host apps (balenaOS applications) the catalog has.
+    pub async fn host_app_count(&self) -> Result<i64, CatalogError> {
+        self.count("(SELECT COUNT(*) FROM application WHERE is_host)")
+            .await
+    }
+
+    /// Whether a user called `username` exists.
+    pub async fn has_user(&self, username: &str) -> Result<bool, CatalogError> {
+        let q = select_id("user", "username", username.into());
+        Ok(!self.db.fetch(&q, &[CellType::Int]).await?.is_empty())
+    }
+
     /// Whether nothing has been created yet (no user, no device type).
     pub async fn is_empty(&self) -> Result<bool, CatalogError> {
         let q = Query::select()

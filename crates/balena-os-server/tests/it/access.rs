@@ -153,3 +153,142 @@ async fn access_rules_sqlite() {
 async fn access_rules_postgres() {
     run(Backend::Postgres).await;
 }
+
+/// `balena-os admin` commands run before the first `serve`: an
+/// administrator is still made as long as no superuser exists, and
+/// `--demo` loads the demo catalog unless host apps exist, in which case it
+/// says why not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bootstrap_after_admin_commands() {
+    use balena_os_server::catalog::{Batch, NewApplication, NewDeviceType};
+
+    // Only an organisation and an ordinary user (called `admin`, even):
+    // the administrator gets another name, and the demo is loaded.
+    let server = TestServer::start_with(Backend::Sqlite, true, |catalog| async move {
+        catalog.create_organization("ops", None).await.expect("org");
+        catalog
+            .create_user("admin", None, &["ops"], false)
+            .await
+            .expect("user");
+    })
+    .await;
+    let admin = server.admin_key.clone().expect("an administrator was made");
+    let on_disk =
+        std::fs::read_to_string(server.data.path().join("admin-api-key")).expect("key file");
+    assert_eq!(on_disk.trim(), admin);
+    assert!(server.demo_key.is_some(), "the demo catalog was loaded");
+    assert_eq!(server.demo_skipped, None);
+    let private = "/v7/device_type?$select=slug&$filter=is_private%20eq%20true";
+    let (status, body) = server.get(private, Some(&admin)).await;
+    assert_eq!(status, 200);
+    assert!(
+        !slugs(&body).is_empty(),
+        "the new key is a superuser's: it sees private device types"
+    );
+    let keys = server.catalog.list_api_keys(None).await.expect("keys");
+    assert!(
+        keys.iter().any(|k| k.username == "bootstrap-admin"
+            && k.name.as_deref() == Some("bootstrap administrator key")),
+        "{keys:?}"
+    );
+    // A restart makes no second administrator and says nothing.
+    let again = balena_os_server::Server::builder()
+        .data_dir(server.data.path())
+        .demo(true)
+        .build()
+        .await
+        .expect("restart");
+    assert_eq!(again.bootstrap(), None, "a restart bootstraps nothing");
+    again.catalog().db().close().await;
+    server.stop().await;
+
+    // A host app imported first: an administrator, but no demo, and why.
+    let server = TestServer::start_with(Backend::Sqlite, true, |catalog| async move {
+        let batch = Batch {
+            organizations: vec![("balena_os".into(), "balenaOS".into())],
+            device_types: vec![NewDeviceType {
+                slug: "raspberrypi3".into(),
+                name: "Raspberry Pi 3".into(),
+                arch: "armv7hf".into(),
+                aliases: Vec::new(),
+                contract: serde_json::json!({"slug": "raspberrypi3"}),
+                logo: None,
+                is_private: false,
+            }],
+            applications: vec![(
+                NewApplication {
+                    organization: "balena_os".into(),
+                    app_name: "raspberrypi3".into(),
+                    device_type: "raspberrypi3".into(),
+                    is_host: true,
+                    is_public: true,
+                    tags: Vec::new(),
+                    uuid: None,
+                    created_at: None,
+                },
+                Vec::new(),
+            )],
+        };
+        catalog.write_batch(&batch).await.expect("host app");
+    })
+    .await;
+    assert!(server.admin_key.is_some(), "an administrator was made");
+    assert_eq!(server.demo_key, None);
+    let why = server.demo_skipped.clone().expect("a reason");
+    assert!(why.contains("1 host app"), "{why}");
+    let (_, body) = server
+        .get(
+            "/v7/application?$select=slug&$filter=is_host%20eq%20true",
+            None,
+        )
+        .await;
+    assert_eq!(slugs(&body), ["balena_os/raspberrypi3"], "no demo apps");
+    server.stop().await;
+}
+
+/// Every response carries an `X-Request-Id`: a new UUID, or the caller's
+/// own id when it sent one (successes and errors, catalog and images).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_ids() {
+    let server = TestServer::start(Backend::Sqlite, false).await;
+    let id_of = |resp: &reqwest::Response| {
+        resp.headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let mut seen = Vec::new();
+    for (path, key, status) in [
+        ("/ping", None, 200),
+        ("/v7/cpu_architecture?$select=slug", None, 200),
+        ("/v7/nothing", None, 404),
+        ("/v7/cpu_architecture", Some("not-a-key"), 401),
+        ("/download?deviceType=nope&version=latest", None, 404),
+        ("/device-types/v1", None, 200),
+    ] {
+        let mut req = server.client.get(format!("{}{path}", server.url));
+        if let Some(k) = key {
+            req = req.bearer_auth(k);
+        }
+        let resp = req.send().await.expect("request");
+        assert_eq!(resp.status().as_u16(), status, "{path}");
+        let id = id_of(&resp).unwrap_or_else(|| panic!("{path}: no X-Request-Id"));
+        let hex: String = id.chars().filter(|c| *c != '-').collect();
+        assert!(
+            id.len() == 36 && hex.len() == 32 && hex.chars().all(|c| c.is_ascii_hexdigit()),
+            "{path}: a UUID, got {id}"
+        );
+        assert!(!seen.contains(&id), "{path}: ids are unique");
+        seen.push(id);
+        // The caller's own id is kept.
+        let resp = server
+            .client
+            .get(format!("{}{path}", server.url))
+            .header("x-request-id", "trace-4711")
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(id_of(&resp).as_deref(), Some("trace-4711"), "{path}");
+    }
+    server.stop().await;
+}

@@ -88,6 +88,8 @@ pub struct TestServer {
     pub catalog: Catalog,
     pub admin_key: Option<String>,
     pub demo_key: Option<String>,
+    /// Why `--demo` loaded nothing, when it did not.
+    pub demo_skipped: Option<String>,
     pub client: reqwest::Client,
     /// The server's answer cache.
     pub cache: std::sync::Arc<balena_os_server::cache::ResponseCache>,
@@ -146,8 +148,9 @@ impl TestServer {
         }
         let server = configure(builder).build().await.expect("server starts");
         let catalog = server.catalog().clone();
-        let admin_key = server.bootstrap().map(|b| b.admin_key.clone());
+        let admin_key = server.bootstrap().and_then(|b| b.admin_key.clone());
         let demo_key = server.bootstrap().and_then(|b| b.demo_key.clone());
+        let demo_skipped = server.bootstrap().and_then(|b| b.demo_skipped.clone());
         let cache = server.answer_cache().clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -169,6 +172,7 @@ impl TestServer {
             catalog,
             admin_key,
             demo_key,
+            demo_skipped,
             client: reqwest::Client::new(),
             cache,
             stop: Some(stop),

@@ -184,20 +184,17 @@ async fn images_in_an_s3_bucket() {
     let store = ImageStore::from_source(&source).expect("store");
     let work = tempfile::tempdir().expect("tempdir");
     let (gz, raw) = image_file(work.path(), "generic-amd64", "6.8.1", "gz");
-    let report = import(
-        &catalog,
-        &store,
-        &ImportRequest {
-            input: gz,
-            device_type: "generic-amd64".into(),
-            version: "6.8.1".into(),
-            image_type: None,
-            device_type_json: None,
-            force: false,
-        },
-    )
-    .await
-    .expect("import into S3");
+    let request = ImportRequest {
+        input: gz,
+        device_type: "generic-amd64".into(),
+        version: "6.8.1".into(),
+        image_type: None,
+        device_type_json: None,
+        force: false,
+    };
+    let report = import(&catalog, &store, &request)
+        .await
+        .expect("import into S3");
     catalog.db().close().await;
     // The bucket holds the release folder, complete (no IGNORE).
     let manifest = s3
@@ -244,6 +241,21 @@ async fn images_in_an_s3_bucket() {
     assert_eq!(part.status, 206);
     assert!(part.body == img.body[1_000_000..2_000_000]);
     server.stop().await;
+
+    // The same image imported into a local store gives the same bytes.
+    let local = TestServer::start(Backend::Sqlite, false).await;
+    let local_store = ImageStore::local(local.data.path().join("images"));
+    import(&local.catalog, &local_store, &request)
+        .await
+        .expect("import into the local store");
+    let from_disk = get(&local, dev, None).await;
+    assert_eq!(from_disk.status, 200);
+    assert_eq!(from_disk.header("etag"), Some(etag.as_str()));
+    assert!(
+        from_disk.body == img.body,
+        "the configured .img from S3 and from a local store differ"
+    );
+    local.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
