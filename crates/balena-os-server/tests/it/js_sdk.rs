@@ -174,7 +174,8 @@ fn result<'a>(out: &'a BTreeMap<String, Value>, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("{name} failed: {entry}"))
 }
 
-fn error_name<'a>(out: &'a BTreeMap<String, Value>, name: &str) -> &'a str {
+/// The upstream error name of a call that failed.
+pub fn error_name<'a>(out: &'a BTreeMap<String, Value>, name: &str) -> &'a str {
     out.get(name)
         .and_then(|e| e["error"]["name"].as_str())
         .unwrap_or_else(|| panic!("{name} should have failed: {:?}", out.get(name)))

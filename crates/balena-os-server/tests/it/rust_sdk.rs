@@ -4,12 +4,13 @@
 use std::collections::BTreeMap;
 
 use balena_sdk::{
-    AvailableOsVersionsOptions, Balena, IdOrSlug, OsType, SupportedOsUpdateVersionsOptions,
+    AvailableOsVersionsOptions, Balena, IdOrSlug, OsType, PineOptions,
+    SupportedOsUpdateVersionsOptions,
 };
 use serde_json::{Value, json};
 
 use crate::common::{Backend, TestServer};
-use crate::js_sdk::{calls, run_js};
+use crate::js_sdk::{calls, error_name, run_js};
 
 fn js<'a>(out: &'a BTreeMap<String, Value>, name: &str) -> &'a Value {
     out.get(name)
@@ -23,6 +24,35 @@ fn same(name: &str, rust: Value, out: &BTreeMap<String, Value>) {
         js(out, name),
         "{name}: Rust SDK and JavaScript SDK differ"
     );
+}
+
+/// The Rust call failed with the error the JavaScript SDK gave (by its
+/// upstream name), which is `expected`.
+fn same_error<T: std::fmt::Debug>(
+    name: &str,
+    rust: balena_sdk::Result<T>,
+    expected: &str,
+    out: &BTreeMap<String, Value>,
+) {
+    assert_eq!(error_name(out, name), expected, "{name}: JavaScript SDK");
+    match rust {
+        Ok(v) => panic!("{name}: the Rust SDK answered {v:?}"),
+        Err(e) => assert_eq!(e.upstream_name(), expected, "{name}: Rust SDK: {e}"),
+    }
+}
+
+/// Argument `i` of the JavaScript call `name` (so both SDKs get the same).
+fn arg(calls: &Value, name: &str, i: usize) -> Value {
+    calls
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["name"] == name))
+        .map(|c| c["args"][i].clone())
+        .unwrap_or_else(|| panic!("no call {name}"))
+}
+
+/// The pine options (argument `i`) of the JavaScript call `name`.
+fn pine(calls: &Value, name: &str, i: usize) -> PineOptions {
+    PineOptions::from_json(arg(calls, name, i)).expect("pine options")
 }
 
 fn to_json<T: serde::Serialize>(v: T) -> Value {
@@ -46,7 +76,8 @@ async fn run(backend: Backend) {
         )
         .await;
     let fleet = fleet["d"][0].clone();
-    let out = run_js(&server.url, &key, &calls(arch_id, &fleet)).await;
+    let calls = calls(arch_id, &fleet);
+    let out = run_js(&server.url, &key, &calls).await;
 
     let anon = Balena::builder()
         .api_url(&server.url)
@@ -93,6 +124,26 @@ async fn run(backend: Backend) {
         .expect("all multi");
     same("all_multi", to_json(multi), &out);
     same(
+        "all_opts",
+        to_json(
+            user.os()
+                .get_all_os_versions("raspberrypi3", Some(&pine(&calls, "all_opts", 1)))
+                .await
+                .expect("all with options"),
+        ),
+        &out,
+    );
+    same(
+        "all_alias",
+        to_json(
+            user.os()
+                .get_all_os_versions("nuc", None)
+                .await
+                .expect("all by alias"),
+        ),
+        &out,
+    );
+    same(
         "avail_rpi3",
         to_json(
             anon.os()
@@ -112,6 +163,19 @@ async fn run(backend: Backend) {
                 )
                 .await
                 .expect("available"),
+        ),
+        &out,
+    );
+    same(
+        "avail_opts",
+        to_json(
+            user.os()
+                .get_available_os_versions(
+                    "raspberrypi3",
+                    &AvailableOsVersionsOptions::new().pine(pine(&calls, "avail_opts", 1)),
+                )
+                .await
+                .expect("available with options"),
         ),
         &out,
     );
@@ -157,6 +221,16 @@ async fn run(backend: Backend) {
         ),
         &out,
     );
+    let exact = arg(&calls, "max_exact", 1);
+    same(
+        "max_exact",
+        to_json(
+            os.get_max_satisfying_version("raspberrypi3", exact.as_str().expect("a version"), None)
+                .await
+                .expect("max"),
+        ),
+        &out,
+    );
     same(
         "max_range",
         to_json(
@@ -185,10 +259,12 @@ async fn run(backend: Backend) {
         ),
         &out,
     );
-    assert!(
+    same_error(
+        "max_unknown",
         os.get_max_satisfying_version("no-such-device", "latest", None)
-            .await
-            .is_err()
+            .await,
+        "BalenaInvalidDeviceType",
+        &out,
     );
     same(
         "supported",
@@ -237,6 +313,18 @@ async fn run(backend: Backend) {
         &out,
     );
     same(
+        "sup_opts",
+        to_json(
+            os.get_supervisor_releases_for_cpu_architecture(
+                "amd64".into(),
+                Some(&pine(&calls, "sup_opts", 1)),
+            )
+            .await
+            .expect("supervisor with options"),
+        ),
+        &out,
+    );
+    same(
         "update_type",
         json!(
             anon.os()
@@ -275,11 +363,24 @@ async fn run(backend: Backend) {
             .expect("device type"),
         &out,
     );
-    assert!(
+    same(
+        "dt_alias_opts",
+        user.device_types()
+            .get(
+                "raspberrypi".into(),
+                Some(&pine(&calls, "dt_alias_opts", 1)),
+            )
+            .await
+            .expect("device type with options"),
+        &out,
+    );
+    same_error(
+        "dt_private_anon",
         anon.device_types()
             .get("imx8mm-lpddr4-evk".into(), None)
-            .await
-            .is_err()
+            .await,
+        "BalenaInvalidDeviceType",
+        &out,
     );
     same(
         "app_slug",
@@ -315,17 +416,21 @@ async fn run(backend: Backend) {
             .expect("app"),
         &out,
     );
-    assert!(
+    same_error(
+        "app_slug_anon",
         anon.applications()
             .get("demo/fleet-rpi4".into(), None)
-            .await
-            .is_err()
+            .await,
+        "BalenaApplicationNotFound",
+        &out,
     );
-    assert!(
+    same_error(
+        "app_other_org",
         user.applications()
             .get("acme/secret-fleet".into(), None)
-            .await
-            .is_err()
+            .await,
+        "BalenaApplicationNotFound",
+        &out,
     );
     server.stop().await;
 }
