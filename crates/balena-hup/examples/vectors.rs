@@ -27,7 +27,7 @@ fn main() -> ExitCode {
             match RuleSet::from_path(&path) {
                 Ok(rules) => custom = Some(rules),
                 Err(err) => {
-                    eprintln!("{err}");
+                    eprintln!("{}", chain(&err));
                     return ExitCode::from(2);
                 }
             }
@@ -48,7 +48,7 @@ fn main() -> ExitCode {
         let file = match VectorFile::load(path) {
             Ok(file) => file,
             Err(err) => {
-                println!("FAIL {path}: {err}");
+                println!("FAIL {path}: {}", chain(&err));
                 failed += 1;
                 continue;
             }
@@ -58,13 +58,13 @@ fn main() -> ExitCode {
             None => match file.rule_set() {
                 Ok(rules) => {
                     if let Err(err) = file.check_config(rules) {
-                        println!("FAIL {path}: {err}");
+                        println!("FAIL {path}: {}", chain(&err));
                         failed += 1;
                     }
                     rules
                 }
                 Err(err) => {
-                    println!("FAIL {path}: {err}");
+                    println!("FAIL {path}: {}", chain(&err));
                     failed += 1;
                     continue;
                 }
@@ -89,4 +89,17 @@ fn main() -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// The error and its causes, `: `-separated (errors show their cause
+/// through `source()`, not in their own message).
+fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut cause = err.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
 }

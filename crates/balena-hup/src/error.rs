@@ -104,10 +104,10 @@ impl std::fmt::Display for JsDisplay<'_> {
 #[non_exhaustive]
 pub enum RuleSetError {
     /// The text is not well-formed JSON.
-    #[error("rule set is not valid JSON: {0}")]
+    #[error("rule set is not valid JSON")]
     JsonSyntax(#[source] serde_json::Error),
     /// The text is not well-formed TOML.
-    #[error("rule set is not valid TOML: {0}")]
+    #[error("rule set is not valid TOML")]
     TomlSyntax(#[source] toml::de::Error),
     /// The document is well-formed but a field has the wrong shape
     /// (unknown key, wrong type, unknown action name...).
@@ -135,7 +135,7 @@ pub enum RuleSetError {
         message: String,
     },
     /// A rule-set file could not be read.
-    #[error("cannot read rule set {}: {source}", path.display())]
+    #[error("cannot read rule set {}", path.display())]
     Io {
         /// The file that could not be read.
         path: PathBuf,
@@ -162,6 +162,33 @@ impl RuleSetError {
         Self::Invalid {
             path: path.into(),
             message: message.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    /// An error shows its cause either in its message or through
+    /// `source()`, never both (so `{:#}`-style chains print it once).
+    #[test]
+    fn causes_are_shown_once() {
+        let json = serde_json::from_str::<serde_json::Value>("{").unwrap_err();
+        let toml = toml::from_str::<toml::Value>("a =").unwrap_err();
+        let io = std::io::Error::other("disk on fire");
+        let errors = [
+            RuleSetError::JsonSyntax(json),
+            RuleSetError::TomlSyntax(toml),
+            RuleSetError::Io {
+                path: "r.json".into(),
+                source: io,
+            },
+        ];
+        for e in &errors {
+            let source = e.source().expect("these errors have a cause").to_string();
+            assert!(!e.to_string().contains(&source), "{e} repeats {source}");
         }
     }
 }

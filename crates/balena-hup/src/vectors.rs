@@ -30,7 +30,7 @@ use crate::{HupError, RuleSet, RuleSetError, UpdateType};
 #[non_exhaustive]
 pub enum VectorError {
     /// The file could not be read.
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
@@ -39,10 +39,10 @@ pub enum VectorError {
         source: std::io::Error,
     },
     /// The file is not a vector file.
-    #[error("not a HUP vector file: {0}")]
+    #[error("not a HUP vector file")]
     Format(#[from] serde_json::Error),
     /// `meta.package` names no built-in rule set.
-    #[error("no built-in rule set for {package:?}: {source}")]
+    #[error("no built-in rule set for {package:?}")]
     UnknownPackage {
         /// The package named by the file.
         package: String,
@@ -51,7 +51,7 @@ pub enum VectorError {
         source: RuleSetError,
     },
     /// `meta.config` is not a valid rule set.
-    #[error("meta.config of {package} is not a valid rule set: {source}")]
+    #[error("meta.config of {package} is not a valid rule set")]
     BadConfig {
         /// The package named by the file.
         package: String,

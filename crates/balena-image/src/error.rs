@@ -12,7 +12,7 @@ use std::io;
 #[non_exhaustive]
 pub enum Error {
     /// An I/O error from the underlying file, store or stream.
-    #[error("I/O error: {0}")]
+    #[error("I/O error")]
     Io(#[from] io::Error),
 
     /// The partition table (MBR, EBR chain or GPT) is damaged or inconsistent.
@@ -58,7 +58,7 @@ pub enum Error {
     InvalidArgument(String),
 
     /// JSON (de)serialisation failed.
-    #[error("JSON error: {0}")]
+    #[error("JSON error")]
     Json(#[from] serde_json::Error),
 
     /// The input archive (zip / gzip) could not be read.
@@ -80,6 +80,24 @@ impl Error {
         Error::InvalidConfig {
             field: field.to_string(),
             reason: reason.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod cause_tests {
+    use super::*;
+    use std::error::Error as _;
+
+    /// The cause is reported through `source()` only, not repeated in the
+    /// message.
+    #[test]
+    fn causes_are_shown_once() {
+        let io = Error::from(io::Error::other("disk on fire"));
+        let json = Error::from(serde_json::from_str::<serde_json::Value>("{").unwrap_err());
+        for e in [io, json] {
+            let source = e.source().expect("wrappers have a cause").to_string();
+            assert!(!e.to_string().contains(&source), "{e} repeats {source}");
         }
     }
 }

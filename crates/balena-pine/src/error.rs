@@ -107,34 +107,33 @@ pub enum OptionsError {
         /// Where.
         path: String,
     },
-    /// A name that is not a valid identifier.
-    #[error("{path}: {source}")]
+    /// A name that is not a valid identifier. The reason is part of the
+    /// message (not a `source()`), so it is printed once.
+    #[error("{path}: {reason}")]
     Identifier {
         /// Where.
         path: String,
         /// Why.
-        #[source]
-        source: IdentifierError,
+        reason: IdentifierError,
     },
-    /// A literal that is not valid.
-    #[error("{path}: {source}")]
+    /// A literal that is not valid (the reason is part of the message).
+    #[error("{path}: {reason}")]
     Literal {
         /// Where.
         path: String,
         /// Why.
-        #[source]
-        source: LiteralError,
+        reason: LiteralError,
     },
-    /// A string option (`$select`, `$orderby`, `$raw`) that does not parse.
-    #[error("{path}: cannot parse {text:?}: {source}")]
+    /// A string option (`$select`, `$orderby`, `$raw`) that does not parse
+    /// (the parser's error is part of the message).
+    #[error("{path}: cannot parse {text:?}: {reason}")]
     Syntax {
         /// Where.
         path: String,
         /// The text.
         text: String,
         /// The parser's error (positions are in `text`).
-        #[source]
-        source: ParseError,
+        reason: ParseError,
     },
     /// Over one of the [limits](crate::limits).
     #[error("{path}: {what} exceeds the limit of {limit}")]
@@ -211,3 +210,19 @@ impl fmt::Display for ParseError {
 }
 
 impl std::error::Error for ParseError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    /// The reason of a bad option is part of its message and not also a
+    /// `source()`, so error chains print it once.
+    #[test]
+    fn reasons_are_shown_once() {
+        let e =
+            crate::ODataOptions::from_json(&serde_json::json!({"$select": ["a b"]})).unwrap_err();
+        assert!(e.source().is_none());
+        assert!(e.to_string().contains("a b"), "{e}");
+    }
+}

@@ -90,9 +90,9 @@ fn index_path<'a>(path: &'a JPath<'a>, index: usize) -> JPath<'a> {
 }
 
 fn ident(text: &str, path: &JPath<'_>) -> Result<Identifier, OptionsError> {
-    Identifier::new(text).map_err(|source| OptionsError::Identifier {
+    Identifier::new(text).map_err(|reason| OptionsError::Identifier {
         path: display_path(path),
-        source,
+        reason,
     })
 }
 
@@ -112,9 +112,9 @@ fn is_primitive(value: &Value) -> bool {
 }
 
 fn literal(value: &Value, path: &JPath<'_>) -> Result<Literal, OptionsError> {
-    let lit_err = |source| OptionsError::Literal {
+    let lit_err = |reason| OptionsError::Literal {
         path: display_path(path),
-        source,
+        reason,
     };
     Ok(match value {
         Value::Null => Literal::Null,
@@ -258,9 +258,9 @@ fn read_custom(key: &str, value: &Value, path: &JPath<'_>) -> Result<CustomParam
             ));
         }
     };
-    CustomParam::new(key, text).map_err(|source| OptionsError::Identifier {
+    CustomParam::new(key, text).map_err(|reason| OptionsError::Identifier {
         path: display_path(path),
-        source,
+        reason,
     })
 }
 
@@ -282,11 +282,11 @@ fn read_count(value: &Value, path: &JPath<'_>) -> Result<u64, OptionsError> {
     }
 }
 
-fn syntax(path: &JPath<'_>, text: &str, source: crate::ParseError) -> OptionsError {
+fn syntax(path: &JPath<'_>, text: &str, reason: crate::ParseError) -> OptionsError {
     OptionsError::Syntax {
         path: display_path(path),
         text: text.to_owned(),
-        source,
+        reason,
     }
 }
 
@@ -439,9 +439,9 @@ fn read_orderby(
             match value {
                 Value::String(_) => {
                     let path_value =
-                        PropertyPath::parse(key).map_err(|source| OptionsError::Identifier {
+                        PropertyPath::parse(key).map_err(|reason| OptionsError::Identifier {
                             path: display_path(&here),
-                            source,
+                            reason,
                         })?;
                     Ok(vec![OrderByItem::new(
                         path_value,
@@ -1022,9 +1022,9 @@ fn reference(value: &Value, path: &JPath<'_>) -> Result<Expr, OptionsError> {
         .map(|n| ident(n, path))
         .collect::<Result<Vec<_>, _>>()?;
     let property =
-        PropertyPath::from_segments(idents).map_err(|source| OptionsError::Identifier {
+        PropertyPath::from_segments(idents).map_err(|reason| OptionsError::Identifier {
             path: display_path(path),
-            source,
+            reason,
         })?;
     Ok(if count {
         Expr::Count {

@@ -29,7 +29,7 @@ fn main() -> ExitCode {
                 failed += report.failed();
             }
             Err(e) => {
-                eprintln!("error: {e}");
+                eprintln!("error: {}", chain(&e));
                 broken = true;
             }
         }
@@ -40,4 +40,17 @@ fn main() -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// The error and its causes, `: `-separated (errors show their cause
+/// through `source()`, not in their own message).
+fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut cause = err.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
 }

@@ -41,7 +41,7 @@ pub enum Kind {
 #[derive(Debug, thiserror::Error)]
 pub enum VectorError {
     /// The file could not be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Io {
         /// The file.
         path: String,
@@ -49,7 +49,7 @@ pub enum VectorError {
         source: std::io::Error,
     },
     /// The file is not JSON.
-    #[error("{path} is not JSON: {source}")]
+    #[error("{path} is not JSON")]
     Json {
         /// The file.
         path: String,
