@@ -213,7 +213,6 @@ impl std::error::Error for ParseError {}
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use std::error::Error as _;
 
     /// The reason of a bad option is part of its message and not also a
