@@ -23,6 +23,16 @@ async fn post(server: &TestServer, key: Option<&str>, body: Value) -> Got {
     .await
 }
 
+/// A config.json's keys, in order.
+fn keys(config: &Value) -> Vec<&str> {
+    config
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect()
+}
+
 async fn key_row(server: &TestServer, table: &'static str, key: &str) -> Option<Vec<Cell>> {
     let owner = if table == "api_key" {
         "is_of__user"
@@ -68,14 +78,8 @@ async fn download_config(backend: Backend) {
         Some("application/json; charset=utf-8")
     );
     let c = got.json();
-    let keys: Vec<&str> = c
-        .as_object()
-        .expect("object")
-        .keys()
-        .map(String::as_str)
-        .collect();
     assert_eq!(
-        keys,
+        keys(&c),
         [
             "applicationId",
             "deviceType",
@@ -330,14 +334,8 @@ async fn endpoints_set_by_configuration() {
     .await;
     assert_eq!(got.status, 200, "{}", String::from_utf8_lossy(&got.body));
     let c = got.json();
-    let keys: Vec<&str> = c
-        .as_object()
-        .expect("object")
-        .keys()
-        .map(String::as_str)
-        .collect();
     assert_eq!(
-        keys,
+        keys(&c),
         [
             "applicationId",
             "deviceType",
