@@ -59,7 +59,15 @@ fn serve_then_stop_with(signal: &str) {
     let log_path = data.path().join("serve.log");
     let log = std::fs::File::create(&log_path).expect("log file");
     let mut child = balena_os()
-        .args(["serve", "--listen", "127.0.0.1:0", "--demo", "--data"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--demo",
+            "--drain-timeout",
+            "3",
+            "--data",
+        ])
         .arg(data.path())
         .env_remove("BALENA_OS_DATABASE_URL")
         .env("RUST_LOG", "info")
@@ -142,6 +150,7 @@ fn serve_help_documents_how_it_stops() {
     let help = String::from_utf8_lossy(&out.stdout);
     assert!(help.contains("Ctrl-C (SIGINT) or SIGTERM"), "{help}");
     assert!(help.contains("status 0"), "{help}");
+    assert!(help.contains("--drain-timeout <SECONDS>"), "{help}");
 }
 
 #[test]

@@ -13,7 +13,8 @@ fn serve_help() -> String {
     format!(
         "\
 Stopping: Ctrl-C (SIGINT) or SIGTERM stops accepting connections, gives the
-requests in progress up to {} s to finish (then cuts what is still open), logs
+requests in progress up to --drain-timeout seconds (default {}) to finish
+(then cuts what is still open), logs
 \"shutting down\" and \"stopped\", and exits with status 0 (a requested stop
 is not a failure, as systemd and container runtimes expect). Status 1 means
 the server could not start or failed.",
@@ -41,6 +42,11 @@ pub struct ServeArgs {
     /// Log as JSON lines instead of text.
     #[arg(long)]
     pub log_json: bool,
+    /// On Ctrl-C or SIGTERM, how many seconds requests in progress (long
+    /// downloads) may take to finish before their connections are cut.
+    #[arg(long, env = "BALENA_OS_DRAIN_TIMEOUT", value_name = "SECONDS",
+          default_value_t = balena_os_server::DEFAULT_DRAIN_TIMEOUT.as_secs())]
+    pub drain_timeout: u64,
     #[command(flatten)]
     pub images: super::image_server::ImageServerArgs,
 }
@@ -89,20 +95,16 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let mut builder = Server::builder()
         .data_dir(&args.storage.data)
         .demo(args.demo)
-        .cache_bytes(args.cache_mb.saturating_mul(1024 * 1024));
+        .cache_bytes(args.cache_mb.saturating_mul(1024 * 1024))
+        .drain_timeout(std::time::Duration::from_secs(args.drain_timeout));
     if let Some(url) = &args.storage.database_url {
         builder = builder.database_url(url);
     }
     builder = builder.images(args.images.config()?);
     let server = builder.build().await.context("starting the server")?;
+    // The server logs a new administrator (with its key file) and a skipped
+    // demo itself; the demo key's file is said here.
     if let Some(b) = server.bootstrap() {
-        tracing::warn!(
-            "first start: the administrator API key is in {}",
-            server
-                .data_dir()
-                .join(balena_os_server::ADMIN_KEY_FILE)
-                .display()
-        );
         if b.demo_key.is_some() {
             tracing::info!(
                 "demo catalog loaded; the demo user's API key is in {}",
