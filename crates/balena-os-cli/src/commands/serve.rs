@@ -104,16 +104,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let server = builder.build().await.context("starting the server")?;
     // The server logs a new administrator (with its key file) and a skipped
     // demo itself; the demo key's file is said here.
-    if let Some(b) = server.bootstrap() {
-        if b.demo_key.is_some() {
-            tracing::info!(
-                "demo catalog loaded; the demo user's API key is in {}",
-                server
-                    .data_dir()
-                    .join(balena_os_server::DEMO_KEY_FILE)
-                    .display()
-            );
-        }
+    if server.bootstrap().is_some_and(|b| b.demo_key.is_some()) {
+        tracing::info!(
+            "demo catalog loaded; the demo user's API key is in {}",
+            server
+                .data_dir()
+                .join(balena_os_server::DEMO_KEY_FILE)
+                .display()
+        );
     }
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
