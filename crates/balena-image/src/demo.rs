@@ -46,6 +46,69 @@ pub enum DemoFat {
     Fat32,
 }
 
+/// Which build of a balenaOS release a demo image is: what the boot
+/// partition's `os-release` and stock `config.json` say.
+///
+/// Before balenaOS unified its images, every release was built twice, as
+/// `<version>.prod` and `<version>.dev`; meta-balena wrote
+/// `VARIANT="Production"`/`VARIANT_ID="prod"` or
+/// `VARIANT="Development"`/`VARIANT_ID="dev"` into `os-release`, and a
+/// development build's stock `config.json` also carries
+/// `"developmentMode":true` (image-server.md §2.1). A unified image (one
+/// build per release, development mode being a `config.json` switch) has
+/// no `VARIANT` lines at all.
+///
+/// ```
+/// use balena_image::demo::DemoVariant;
+/// assert_eq!(DemoVariant::from_release_variant("dev"), Some(DemoVariant::Development));
+/// assert_eq!(DemoVariant::from_release_variant(""), Some(DemoVariant::Unified));
+/// assert_eq!(DemoVariant::from_release_variant("debug"), None);
+/// assert_eq!(DemoVariant::Production.id(), Some("prod"));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DemoVariant {
+    /// One image for production and development (the default; balenaOS
+    /// releases since the images were unified).
+    #[default]
+    Unified,
+    /// The `.prod` build of a release from before unification.
+    Production,
+    /// The `.dev` build of a release from before unification.
+    Development,
+}
+
+impl DemoVariant {
+    /// The variant of a release's `variant` column (`""`, `prod`, `dev`);
+    /// `None` for anything else.
+    pub fn from_release_variant(variant: &str) -> Option<Self> {
+        match variant {
+            "" => Some(DemoVariant::Unified),
+            "prod" => Some(DemoVariant::Production),
+            "dev" => Some(DemoVariant::Development),
+            _ => None,
+        }
+    }
+
+    /// `VARIANT_ID` of the build (`prod`/`dev`), `None` for a unified image.
+    pub fn id(self) -> Option<&'static str> {
+        match self {
+            DemoVariant::Unified => None,
+            DemoVariant::Production => Some("prod"),
+            DemoVariant::Development => Some("dev"),
+        }
+    }
+
+    /// `VARIANT` of the build (`Production`/`Development`), `None` for a
+    /// unified image.
+    pub fn name(self) -> Option<&'static str> {
+        match self {
+            DemoVariant::Unified => None,
+            DemoVariant::Production => Some("Production"),
+            DemoVariant::Development => Some("Development"),
+        }
+    }
+}
+
 /// What demo image to build.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DemoSpec {
@@ -59,6 +122,8 @@ pub struct DemoSpec {
     pub boot_fat: DemoFat,
     /// OS version written to `os-release`.
     pub os_version: String,
+    /// Build variant (default [`DemoVariant::Unified`]).
+    pub variant: DemoVariant,
     /// The `device-type.json` placed on the boot partition.
     pub device_type_json: Value,
     /// Size of each root partition (default 4 MiB).
@@ -93,6 +158,7 @@ impl DemoSpec {
                 DemoFat::Fat16
             },
             os_version: "6.8.1".to_string(),
+            variant: DemoVariant::Unified,
             device_type_json: default_device_type_json(slug, false),
             rootfs_len: 4 * MIB,
             data_len: 2 * MIB,
@@ -179,6 +245,23 @@ impl DemoSpec {
     /// Builder: set the OS version.
     pub fn os_version(mut self, v: &str) -> Self {
         self.os_version = v.to_string();
+        self
+    }
+
+    /// Builder: set the build variant (`os-release` `VARIANT`/`VARIANT_ID`
+    /// and, for a development build, `"developmentMode":true` in the stock
+    /// `config.json`).
+    ///
+    /// ```
+    /// use balena_image::demo::{DemoSpec, DemoVariant};
+    /// let img = DemoSpec::new("raspberrypi3").variant(DemoVariant::Development).build().unwrap();
+    /// let text = balena_image::read_boot_file(&img, "/os-release", None).unwrap();
+    /// assert!(String::from_utf8(text).unwrap().contains("VARIANT_ID=\"dev\"\n"));
+    /// let cfg = balena_image::read_boot_file(&img, "/config.json", None).unwrap();
+    /// assert_eq!(cfg, br#"{"deviceType":"raspberrypi3","persistentLogging":false,"developmentMode":true}"#);
+    /// ```
+    pub fn variant(mut self, variant: DemoVariant) -> Self {
+        self.variant = variant;
         self
     }
 
@@ -344,10 +427,22 @@ fn label11(s: &str) -> [u8; 11] {
 fn boot_files(spec: &DemoSpec) -> Vec<(String, Vec<u8>)> {
     let v = &spec.os_version;
     let slug = &spec.slug;
+    let dev_mode = if spec.variant == DemoVariant::Development {
+        r#","developmentMode":true"#
+    } else {
+        ""
+    };
+    // meta-balena's os-release: the VARIANT lines only in builds from
+    // before unification.
+    let variant_lines = match (spec.variant.name(), spec.variant.id()) {
+        (Some(name), Some(id)) => format!("VARIANT=\"{name}\"\nVARIANT_ID=\"{id}\"\n"),
+        _ => String::new(),
+    };
     let mut files = vec![
         (
             "config.json".to_string(),
-            format!(r#"{{"deviceType":"{slug}","persistentLogging":false}}"#).into_bytes(),
+            format!(r#"{{"deviceType":"{slug}","persistentLogging":false{dev_mode}}}"#)
+                .into_bytes(),
         ),
         (
             "device-type.json".to_string(),
@@ -356,7 +451,7 @@ fn boot_files(spec: &DemoSpec) -> Vec<(String, Vec<u8>)> {
         (
             "os-release".to_string(),
             format!(
-                "ID=\"balena-os\"\nNAME=\"balenaOS\"\nVERSION=\"{v}\"\nVERSION_ID=\"{v}\"\nPRETTY_NAME=\"balenaOS {v}\"\nMACHINE=\"{slug}\"\nVARIANT=\"production\"\nVARIANT_ID=\"prod\"\nMETA_BALENA_VERSION=\"{v}\"\n"
+                "ID=\"balena-os\"\nNAME=\"balenaOS\"\nVERSION=\"{v}\"\nVERSION_ID=\"{v}\"\nPRETTY_NAME=\"balenaOS {v}\"\nMACHINE=\"{slug}\"\n{variant_lines}META_BALENA_VERSION=\"{v}\"\n"
             )
             .into_bytes(),
         ),

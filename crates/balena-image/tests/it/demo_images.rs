@@ -2,7 +2,7 @@
 
 use std::fs;
 
-use balena_image::demo::{DemoFat, DemoSpec, DemoTable};
+use balena_image::demo::{DemoFat, DemoSpec, DemoTable, DemoVariant};
 use balena_image::{
     Configuration, configure_image_file, find_boot_partition, read_partition_table,
 };
@@ -120,5 +120,91 @@ fn every_catalog_device_type_builds_a_demo_image() {
         let dt: serde_json::Value =
             serde_json::from_slice(&vol.read_file("/device-type.json").unwrap()).unwrap();
         assert_eq!(dt["slug"], t["slug"]);
+    }
+}
+
+/// A `.dev` build says so in `os-release` and its stock `config.json`, a
+/// `.prod` build says prod, a unified image has no VARIANT lines; the rest
+/// of the image is the same, checked with mtools.
+#[test]
+fn demo_variants_write_os_release_and_config() {
+    let dir = tmp();
+    let mut images = Vec::new();
+    for variant in [
+        DemoVariant::Unified,
+        DemoVariant::Production,
+        DemoVariant::Development,
+    ] {
+        let img = DemoSpec::new("raspberrypi3")
+            .os_version("2.88.4+rev1")
+            .variant(variant)
+            .build()
+            .unwrap();
+        let path = dir.path().join(format!("{variant:?}.img"));
+        img.write_to_path(&path).unwrap();
+        let bytes = fs::read(&path).unwrap();
+        let boot = find_boot_partition(&bytes, None).unwrap();
+        let m = mimg(&path, boot.start);
+        let os_release = String::from_utf8(run("mtype", &["-i", &m, "::os-release"])).unwrap();
+        let lines: Vec<&str> = os_release
+            .lines()
+            .filter(|l| l.starts_with("VARIANT"))
+            .collect();
+        let cfg = String::from_utf8(run("mtype", &["-i", &m, "::config.json"])).unwrap();
+        match variant {
+            DemoVariant::Unified => {
+                assert!(lines.is_empty(), "{os_release}");
+                assert_eq!(
+                    cfg,
+                    r#"{"deviceType":"raspberrypi3","persistentLogging":false}"#
+                );
+            }
+            DemoVariant::Production => {
+                assert_eq!(
+                    lines,
+                    ["VARIANT=\"Production\"", "VARIANT_ID=\"prod\""],
+                    "{os_release}"
+                );
+                assert_eq!(
+                    cfg,
+                    r#"{"deviceType":"raspberrypi3","persistentLogging":false}"#
+                );
+            }
+            DemoVariant::Development => {
+                assert_eq!(
+                    lines,
+                    ["VARIANT=\"Development\"", "VARIANT_ID=\"dev\""],
+                    "{os_release}"
+                );
+                assert_eq!(
+                    cfg,
+                    r#"{"deviceType":"raspberrypi3","persistentLogging":false,"developmentMode":true}"#
+                );
+            }
+        }
+        assert_eq!(
+            balena_image::os_version_from_os_release(&os_release).as_deref(),
+            Some("2.88.4+rev1")
+        );
+        // The fingerprint lists os-release as it is in this build.
+        let fp = String::from_utf8(run("mtype", &["-i", &m, "::balenaos.fingerprint"])).unwrap();
+        assert!(
+            fp.contains(&format!(
+                "{:08x}  /os-release",
+                crc32fast::hash(os_release.as_bytes())
+            )),
+            "{fp}"
+        );
+        fsck_partition(&bytes, boot.start, boot.len, dir.path());
+        images.push((bytes, boot));
+    }
+    // Only the boot partition differs between the builds.
+    let (first, boot) = &images[0];
+    for (other, _) in &images[1..] {
+        assert_eq!(first.len(), other.len());
+        assert_ne!(first, other);
+        let end = (boot.start + boot.len) as usize;
+        assert_eq!(first[end..], other[end..]);
+        assert_eq!(first[..boot.start as usize], other[..boot.start as usize]);
     }
 }

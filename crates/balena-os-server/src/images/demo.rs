@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use balena_image::demo::DemoSpec;
+use balena_image::demo::{DemoSpec, DemoVariant};
 use balena_image::import::{Artifact, ImportOptions, import_from};
 use serde_json::Value;
 
@@ -59,12 +59,17 @@ fn artifacts(slug: &str, default_is_flasher: bool) -> Vec<(Artifact, bool)> {
     out
 }
 
-/// Builds the release folder of a demo image in `dir` (blocking).
+/// Builds the release folder of a demo image in `dir` (blocking): the
+/// images of `variant` (the `.dev` build of a release from before
+/// unification is a development image, see [`DemoVariant`]).
 ///
 /// ```
+/// use balena_image::demo::DemoVariant;
 /// let dir = tempfile::tempdir().unwrap();
 /// let doc = serde_json::json!({"slug": "raspberrypi3", "yocto": {"image": "balena-image"}});
-/// balena_os_server::images::demo::build_release_folder(dir.path(), "raspberrypi3", "6.0.13", &doc).unwrap();
+/// balena_os_server::images::demo::build_release_folder(
+///     dir.path(), "raspberrypi3", "6.0.13", DemoVariant::Unified, &doc,
+/// ).unwrap();
 /// assert!(dir.path().join("image.json").exists());
 /// assert_eq!(std::fs::read_to_string(dir.path().join("VERSION_HOSTOS")).unwrap(), "6.0.13");
 /// ```
@@ -72,6 +77,7 @@ pub fn build_release_folder(
     dir: &Path,
     slug: &str,
     os_version: &str,
+    variant: DemoVariant,
     doc: &Value,
 ) -> Result<(), ImagesError> {
     let mut spec = match embedded_entry(slug) {
@@ -85,7 +91,7 @@ pub fn build_release_folder(
     }
     let default_is_flasher = super::device_types::default_is_flasher(&doc);
     spec.device_type_json = doc.clone();
-    spec = spec.os_version(os_version);
+    spec = spec.os_version(os_version).variant(variant);
     let doc_bytes =
         serde_json::to_vec_pretty(&doc).map_err(|e| ImagesError::Invalid(e.to_string()))?;
     for (artifact, flasher) in artifacts(slug, default_is_flasher) {
@@ -142,13 +148,14 @@ impl DemoImages {
         Ok(v)
     }
 
-    /// Makes the release folder `<slug>/<build>` unless it exists. Returns
-    /// whether the folder exists afterwards.
+    /// Makes the release folder `<slug>/<build>` (images of `variant`)
+    /// unless it exists. Returns whether the folder exists afterwards.
     pub async fn generate(
         &self,
         slug: &str,
         build: &str,
         os_version: &str,
+        variant: DemoVariant,
         doc: &Value,
     ) -> Result<bool, ImagesError> {
         let lock = {
@@ -200,7 +207,7 @@ impl DemoImages {
                 doc.clone(),
             );
             tokio::task::spawn_blocking(move || {
-                build_release_folder(&dir, &slug, &os_version, &doc)
+                build_release_folder(&dir, &slug, &os_version, variant, &doc)
             })
             .await
             .map_err(|e| ImagesError::Invalid(format!("demo image task failed: {e}")))??;

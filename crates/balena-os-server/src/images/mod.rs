@@ -540,9 +540,13 @@ impl ImageService {
         let mut found = self.pick_artifact(db, dt, &build, image_type).await?;
         if found.is_none() && self.demo.is_demo(&dt.slug).await? {
             let doc = self.device_type_json(db, dt).await?;
+            // A `.dev`/`.prod` release is that build; a unified release (or
+            // a variant the demo does not know) gets a unified image.
+            let variant = balena_image::demo::DemoVariant::from_release_variant(&release.variant)
+                .unwrap_or_default();
             if self
                 .demo
-                .generate(&dt.slug, &build, &release.os_version(), &doc)
+                .generate(&dt.slug, &build, &release.os_version(), variant, &doc)
                 .await?
             {
                 self.images.clear();

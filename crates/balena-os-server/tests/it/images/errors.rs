@@ -16,6 +16,15 @@ fn os_release_version(img: &[u8]) -> String {
         .unwrap_or_else(|| panic!("no VERSION in {text}"))
 }
 
+/// `VARIANT_ID` of the os-release file in an image's boot partition
+/// (`None` in a unified image, which has no VARIANT lines).
+fn os_release_variant(img: &[u8]) -> Option<String> {
+    let text = String::from_utf8(mtype(img, "os-release")).expect("os-release is text");
+    text.lines()
+        .find_map(|l| l.strip_prefix("VARIANT_ID="))
+        .map(|v| v.trim_matches('"').to_owned())
+}
+
 fn err(got: &Got) -> (u16, String) {
     (got.status, got.message())
 }
@@ -336,6 +345,7 @@ async fn device_types_sizes_and_download_errors() {
     .await;
     assert_eq!(v.status, 200);
     assert_eq!(os_release_version(&v.body), build);
+    assert_eq!(os_release_variant(&v.body), None, "a unified image");
     let dev = get(
         &server,
         &dl(&format!(
@@ -353,6 +363,8 @@ async fn device_types_sizes_and_download_errors() {
         Some(format!("attachment; filename=\"balena-raspberrypi3-{build}-dev.img\"").as_str())
     );
     assert_eq!(os_release_version(&dev.body), build);
+    // The same unified image: development mode is its config.json switch.
+    assert_eq!(os_release_variant(&dev.body), None, "a unified image");
     server.stop().await;
 }
 
@@ -426,11 +438,25 @@ async fn older_release_with_prod_and_dev_builds() {
             "{what}"
         );
         assert_eq!(os_release_version(&got.body), semver, "{what}");
-        // A variant build is what it is: development mode is a config.json
-        // switch of unified releases only, so the stock config stays.
+        // A variant build is what it is: its os-release names the variant
+        // and the stock config.json of a development build turns
+        // development mode on (image-server.md §2.1); nothing is injected.
+        let dev = what == ".dev";
+        assert_eq!(
+            os_release_variant(&got.body).as_deref(),
+            Some(if dev { "dev" } else { "prod" }),
+            "{what}"
+        );
         let cfg: Value = serde_json::from_slice(&mtype(&got.body, "config.json")).expect("json");
-        assert!(cfg.get("developmentMode").is_none(), "{what}: {cfg}");
-        assert_eq!(cfg["deviceType"], "raspberrypi3", "{what}");
+        assert_eq!(
+            cfg,
+            if dev {
+                json!({"deviceType": "raspberrypi3", "persistentLogging": false, "developmentMode": true})
+            } else {
+                json!({"deviceType": "raspberrypi3", "persistentLogging": false})
+            },
+            "{what}"
+        );
     }
     // Without a suffix the .prod build is chosen; .dev is another build.
     assert_eq!(bare.header("etag"), with_prod.header("etag"));
@@ -445,5 +471,17 @@ async fn older_release_with_prod_and_dev_builds() {
     assert_eq!(dev_mode.status, 200);
     let cfg: Value = serde_json::from_slice(&mtype(&dev_mode.body, "config.json")).expect("json");
     assert_eq!(cfg["developmentMode"], true, "{cfg}");
+    assert_eq!(os_release_variant(&dev_mode.body).as_deref(), Some("prod"));
+    // And turned off on a development build: the os-release stays dev.
+    let prod_mode = get(
+        &server,
+        &format!("{}&developmentMode=false", url(&format!("{semver}.dev"))),
+        None,
+    )
+    .await;
+    assert_eq!(prod_mode.status, 200);
+    let cfg: Value = serde_json::from_slice(&mtype(&prod_mode.body, "config.json")).expect("json");
+    assert!(cfg.get("developmentMode").is_none(), "{cfg}");
+    assert_eq!(os_release_variant(&prod_mode.body).as_deref(), Some("dev"));
     server.stop().await;
 }
