@@ -197,7 +197,7 @@ impl Authenticator {
                 }
             }
             Err(e) => {
-                tracing::warn!(error = %e, "reading the access generation failed");
+                tracing::warn!(error = %crate::ErrorChain(&e), "reading the access generation failed");
                 self.clear_cache();
             }
         }

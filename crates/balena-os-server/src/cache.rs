@@ -213,7 +213,7 @@ impl ResponseCache {
             }
             Err(e) => {
                 // Cannot tell whether the catalog changed: assume it did.
-                tracing::warn!(error = %e, "reading the catalog generation failed");
+                tracing::warn!(error = %crate::ErrorChain(&e), "reading the catalog generation failed");
                 self.clear();
             }
         }

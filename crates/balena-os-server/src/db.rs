@@ -32,10 +32,10 @@ pub enum DbError {
     #[error("unsupported database URL '{0}': expected sqlite://PATH or postgres://…")]
     UnsupportedUrl(String),
     /// Connecting, querying or decoding failed.
-    #[error("database error: {0}")]
+    #[error("database error")]
     Sqlx(#[from] sqlx::Error),
     /// Applying the embedded migrations failed.
-    #[error("database migration failed: {0}")]
+    #[error("database migration failed")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     /// A value did not have the type the schema promises.
     #[error("unexpected value in column {column}")]

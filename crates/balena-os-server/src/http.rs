@@ -121,7 +121,7 @@ impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> Self {
         match e {
             AuthError::Db(db) => {
-                tracing::error!(error = %db, "credential lookup failed");
+                tracing::error!(error = %crate::ErrorChain(&db), "credential lookup failed");
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
             }
             other => ApiError::new(StatusCode::UNAUTHORIZED, other.to_string()),
@@ -362,7 +362,7 @@ async fn odata(
                 ApiError::new(StatusCode::BAD_REQUEST, e.to_string())
             }
             other => {
-                tracing::error!(error = %other, "query failed");
+                tracing::error!(error = %crate::ErrorChain(&other), "query failed");
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
             }
         })?;

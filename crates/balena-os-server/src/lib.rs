@@ -32,7 +32,10 @@ pub mod schema;
 pub mod time;
 
 mod drain;
+mod error_chain;
 mod server;
+
+pub use error_chain::ErrorChain;
 
 pub use server::{
     ADMIN_KEY_FILE, Bootstrap, DEFAULT_DRAIN_TIMEOUT, DEFAULT_LISTEN, DEMO_KEY_FILE, SQLITE_FILE,

@@ -37,14 +37,24 @@ pub enum ServerError {
     /// Bootstrapping or loading the demo catalog failed.
     #[error(transparent)]
     Catalog(#[from] CatalogError),
-    /// A file or socket operation failed.
-    #[error("{context}: {source}")]
+    /// A file or socket operation failed (the cause is the `source()`).
+    #[error("{context}")]
     Io {
         /// What was being done.
         context: String,
         /// The error.
         #[source]
         source: std::io::Error,
+    },
+    /// The image endpoints could not be set up (the cause is the
+    /// `source()`).
+    #[error("{context}")]
+    Images {
+        /// What was being done.
+        context: String,
+        /// The error.
+        #[source]
+        source: crate::images::ImagesError,
     },
 }
 
@@ -210,9 +220,9 @@ impl ServerBuilder {
         let bootstrap = bootstrap(&catalog, &data_dir, self.demo).await?;
         let images =
             crate::images::ImageService::open(&data_dir, self.images.clone()).map_err(|e| {
-                ServerError::Io {
+                ServerError::Images {
                     context: "setting up the image endpoints".into(),
-                    source: std::io::Error::other(e),
+                    source: e,
                 }
             })?;
         let images = std::sync::Arc::new(images);
@@ -220,9 +230,9 @@ impl ServerBuilder {
             images
                 .start_demo(catalog.db().clone())
                 .await
-                .map_err(|e| ServerError::Io {
+                .map_err(|e| ServerError::Images {
                     context: "installing the demo images".into(),
-                    source: std::io::Error::other(e),
+                    source: e,
                 })?;
         }
         Ok(Server {

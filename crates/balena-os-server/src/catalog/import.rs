@@ -38,6 +38,7 @@ use super::{
     WriteReport, check_slug, device_type_contract, hex,
 };
 use crate::catalog::demo::OS_ORGANIZATION;
+use crate::error_chain::chain;
 
 /// Largest `device-type.json` or `VERSION_HOSTOS` read (bytes).
 pub const MAX_METADATA_FILE: u64 = 1024 * 1024;
@@ -102,7 +103,7 @@ impl BucketSource {
 
     /// The object store and the prefix inside it.
     pub fn open(&self) -> Result<(Arc<dyn ObjectStore>, ObjectPath), CatalogError> {
-        let bucket_err = |e: object_store::Error| CatalogError::Bucket(e.to_string());
+        let bucket_err = |e: object_store::Error| CatalogError::Bucket(chain(&e));
         match self {
             BucketSource::Local(dir) => {
                 if !dir.is_dir() {
@@ -167,10 +168,10 @@ async fn read_small(
     let bytes = store
         .get(path)
         .await
-        .map_err(|e| CatalogError::Bucket(format!("reading {path}: {e}")))?
+        .map_err(|e| CatalogError::Bucket(format!("reading {path}: {}", chain(&e))))?
         .bytes()
         .await
-        .map_err(|e| CatalogError::Bucket(format!("reading {path}: {e}")))?;
+        .map_err(|e| CatalogError::Bucket(format!("reading {path}: {}", chain(&e))))?;
     String::from_utf8(bytes.to_vec())
         .map_err(|_| folder_err(folder, format!("{name} is not UTF-8")))
 }
@@ -186,7 +187,7 @@ pub async fn read_bucket(
     while let Some(meta) = listing
         .try_next()
         .await
-        .map_err(|e| CatalogError::Bucket(format!("listing {prefix}: {e}")))?
+        .map_err(|e| CatalogError::Bucket(format!("listing {prefix}: {}", chain(&e))))?
     {
         let parts: Vec<String> = meta
             .location

@@ -455,7 +455,8 @@ async fn download(
     };
     let configuration = match &config {
         Some(c) => {
-            let mut cfg = Configuration::new(c.clone()).map_err(|e| bad(e.to_string()))?;
+            let mut cfg =
+                Configuration::new(c.clone()).map_err(|e| bad(crate::error_chain::chain(&e)))?;
             if let Some(h) = hint {
                 cfg = cfg.with_partition_hint(h);
             }

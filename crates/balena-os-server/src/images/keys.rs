@@ -146,7 +146,7 @@ async fn store(
         Ok(()) => Ok(()),
         // Two identical requests at once: the other one stored it.
         Err(e) if exists(db, table, &hash).await.unwrap_or(false) => {
-            tracing::debug!(error = %e, "key stored concurrently");
+            tracing::debug!(error = %crate::ErrorChain(&e), "key stored concurrently");
             Ok(())
         }
         Err(e) => Err(e),

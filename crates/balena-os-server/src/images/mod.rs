@@ -108,8 +108,8 @@ pub enum ImagesError {
     /// The image code failed (bad image, corrupt part…).
     #[error(transparent)]
     Image(#[from] balena_image::Error),
-    /// A local file operation failed.
-    #[error("{context}: {source}")]
+    /// A local file operation failed (the cause is the `source()`).
+    #[error("{context}")]
     Io {
         /// What was being done.
         context: String,
@@ -124,7 +124,7 @@ pub enum ImagesError {
 
 impl From<ImagesError> for ApiError {
     fn from(e: ImagesError) -> Self {
-        tracing::error!(error = %e, "image endpoint failed");
+        tracing::error!(error = %crate::ErrorChain(&e), "image endpoint failed");
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
     }
 }
@@ -395,7 +395,7 @@ impl ImageService {
             }
             .await;
             if let Err(e) = result {
-                tracing::warn!(slug, error = %e, "could not generate a demo image");
+                tracing::warn!(slug, error = %crate::ErrorChain(&e), "could not generate a demo image");
             }
         }
     }
@@ -491,14 +491,19 @@ impl ImageService {
             return Ok(None);
         };
         let manifest = ImageManifest::from_slice(&bytes).map_err(|e| {
-            ImagesError::Invalid(format!("{slug}/{build}/{}: {e}", artifact.manifest_name()))
+            ImagesError::Invalid(format!(
+                "{slug}/{build}/{}: {}",
+                artifact.manifest_name(),
+                crate::error_chain::chain(&e)
+            ))
         })?;
         let (image_key, entry) = manifest
             .images
             .first()
             .ok_or_else(|| ImagesError::Invalid(format!("{slug}/{build}: empty manifest")))?;
-        let layout = PartsLayout::new(&entry.parts)
-            .map_err(|e| ImagesError::Invalid(format!("{slug}/{build}: {e}")))?;
+        let layout = PartsLayout::new(&entry.parts).map_err(|e| {
+            ImagesError::Invalid(format!("{slug}/{build}: {}", crate::error_chain::chain(&e)))
+        })?;
         let text = |b: Option<bytes::Bytes>| {
             b.and_then(|b| String::from_utf8(b.to_vec()).ok())
                 .map(|t| t.trim().to_owned())
@@ -705,7 +710,7 @@ impl ImageService {
         .map_err(|e| ImagesError::Invalid(format!("configuration task failed: {e}")))?
         .map_err(|e| match e {
             balena_image::Error::InvalidConfig { .. } => {
-                ApiError::new(StatusCode::BAD_REQUEST, e.to_string())
+                ApiError::new(StatusCode::BAD_REQUEST, crate::error_chain::chain(&e))
             }
             other => ApiError::from(ImagesError::from(other)),
         })?;

@@ -20,6 +20,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use balena_image::PartStore;
+
+use crate::error_chain::chain;
 use balena_image::manifest::is_safe_part_name;
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -41,8 +43,8 @@ pub enum StoreError {
     /// character…).
     #[error("unsafe path segment {0:?}")]
     UnsafeSegment(String),
-    /// A local file operation failed.
-    #[error("{context}: {source}")]
+    /// A local file operation failed (the cause is the `source()`).
+    #[error("{context}")]
     Io {
         /// What was being done.
         context: String,
@@ -108,9 +110,7 @@ impl ImageStore {
         match source {
             BucketSource::Local(dir) => Ok(Self::local(dir.clone())),
             BucketSource::S3 { .. } => {
-                let (store, prefix) = source
-                    .open()
-                    .map_err(|e| StoreError::Bucket(e.to_string()))?;
+                let (store, prefix) = source.open().map_err(|e| StoreError::Bucket(chain(&e)))?;
                 Ok(ImageStore {
                     backend: Backend::Object { store, prefix },
                 })
@@ -197,14 +197,13 @@ impl ImageStore {
                         if r.meta.size > MAX_METADATA_BYTES as u64 {
                             return Err(StoreError::TooLarge(path.to_string()));
                         }
-                        let b = r
-                            .bytes()
-                            .await
-                            .map_err(|e| StoreError::Bucket(format!("reading {path}: {e}")))?;
+                        let b = r.bytes().await.map_err(|e| {
+                            StoreError::Bucket(format!("reading {path}: {}", chain(&e)))
+                        })?;
                         Ok(Some(b))
                     }
                     Err(object_store::Error::NotFound { .. }) => Ok(None),
-                    Err(e) => Err(StoreError::Bucket(format!("reading {path}: {e}"))),
+                    Err(e) => Err(StoreError::Bucket(format!("reading {path}: {}", chain(&e)))),
                 }
             }
         }
@@ -222,7 +221,10 @@ impl ImageStore {
                 match store.head(&path).await {
                     Ok(_) => Ok(true),
                     Err(object_store::Error::NotFound { .. }) => Ok(false),
-                    Err(e) => Err(StoreError::Bucket(format!("checking {path}: {e}"))),
+                    Err(e) => Err(StoreError::Bucket(format!(
+                        "checking {path}: {}",
+                        chain(&e)
+                    ))),
                 }
             }
         }
@@ -266,7 +268,7 @@ impl ImageStore {
                 let list = store
                     .list_with_delimiter(Some(&path))
                     .await
-                    .map_err(|e| StoreError::Bucket(format!("listing {path}: {e}")))?;
+                    .map_err(|e| StoreError::Bucket(format!("listing {path}: {}", chain(&e))))?;
                 let mut out: Vec<String> = list
                     .common_prefixes
                     .iter()
@@ -290,7 +292,7 @@ impl ImageStore {
                 store: store.clone(),
                 dir: Self::object_path(prefix, segments)?,
                 runtime: tokio::runtime::Handle::try_current()
-                    .map_err(|e| StoreError::Bucket(format!("no async runtime: {e}")))?,
+                    .map_err(|e| StoreError::Bucket(format!("no async runtime: {}", chain(&e))))?,
             })),
         }
     }
@@ -327,7 +329,7 @@ impl ImageStore {
                 store
                     .put(&ignore, Bytes::new().into())
                     .await
-                    .map_err(|e| StoreError::Bucket(format!("writing {ignore}: {e}")))?;
+                    .map_err(|e| StoreError::Bucket(format!("writing {ignore}: {}", chain(&e))))?;
                 let files =
                     walk(local_dir).map_err(io_err(format!("listing {}", local_dir.display())))?;
                 for rel in files {
@@ -346,7 +348,7 @@ impl ImageStore {
                 store
                     .delete(&ignore)
                     .await
-                    .map_err(|e| StoreError::Bucket(format!("deleting {ignore}: {e}")))
+                    .map_err(|e| StoreError::Bucket(format!("deleting {ignore}: {}", chain(&e))))
             }
         }
     }
@@ -371,7 +373,7 @@ impl ImageStore {
                     .put(&path, Bytes::copy_from_slice(data).into())
                     .await
                     .map(|_| ())
-                    .map_err(|e| StoreError::Bucket(format!("writing {path}: {e}")))
+                    .map_err(|e| StoreError::Bucket(format!("writing {path}: {}", chain(&e))))
             }
         }
     }
@@ -389,7 +391,9 @@ impl ImageStore {
                 match list.next().await {
                     Some(Ok(_)) => Ok(true),
                     None => Ok(false),
-                    Some(Err(e)) => Err(StoreError::Bucket(format!("listing {path}: {e}"))),
+                    Some(Err(e)) => {
+                        Err(StoreError::Bucket(format!("listing {path}: {}", chain(&e))))
+                    }
                 }
             }
         }
@@ -427,7 +431,8 @@ async fn upload_file(
     target: &ObjectPath,
 ) -> Result<(), StoreError> {
     const SMALL: u64 = 16 << 20;
-    let bucket = |e: object_store::Error| StoreError::Bucket(format!("uploading {target}: {e}"));
+    let bucket =
+        |e: object_store::Error| StoreError::Bucket(format!("uploading {target}: {}", chain(&e)));
     let len = tokio::fs::metadata(src)
         .await
         .map_err(io_err(format!("reading {}", src.display())))?

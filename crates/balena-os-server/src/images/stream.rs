@@ -193,7 +193,7 @@ pub fn plan_body<G: Send + 'static>(
     spawn("image-plan", move || {
         let _guard = guard;
         if let Err(e) = produce_plan(segments, store.as_ref(), &tx) {
-            tracing::warn!(error = %e, "download aborted");
+            tracing::warn!(error = %crate::ErrorChain(&e), "download aborted");
             let _ = tx.blocking_send(Err(e));
         }
     })?;
@@ -473,7 +473,7 @@ pub fn raw_body<G: Send + Sync + 'static>(
                         return;
                     }
                     Err(e) => {
-                        tracing::warn!(error = %e, "raw download aborted");
+                        tracing::warn!(error = %crate::ErrorChain(&e), "raw download aborted");
                         stop.store(true, Ordering::Relaxed);
                         let _ = tx.blocking_send(Msg::Failed(e));
                         return;
