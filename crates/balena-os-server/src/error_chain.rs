@@ -244,6 +244,60 @@ mod tests {
         );
     }
 
+    /// A log writer that keeps what was written.
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if let Ok(mut v) = self.0.lock() {
+                v.extend_from_slice(buf);
+            }
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Runs `f` with a subscriber that records log lines; returns them.
+    fn logged<T>(f: impl FnOnce() -> T) -> (T, String) {
+        let out = Captured::default();
+        let writer = out.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let got = tracing::subscriber::with_default(subscriber, f);
+        let text = out.0.lock().map(|v| v.clone()).unwrap_or_default();
+        (got, String::from_utf8_lossy(&text).into_owned())
+    }
+
+    /// A 500 tells the caller nothing about the cause; its log line has the
+    /// whole chain, each cause once. A 401/400 keeps its reason.
+    #[test]
+    fn internal_errors_are_generic_and_logged_in_full() {
+        use crate::http::ApiError;
+        use axum::http::StatusCode;
+        let (answer, log) =
+            logged(|| ApiError::from(ImagesError::Image(balena_image::Error::from(io()))));
+        assert_eq!(answer.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(answer.message, "Internal server error");
+        assert!(log.contains("error=I/O error: disk on fire"), "{log}");
+        assert_eq!(log.matches(ROOT).count(), 1, "{log}");
+
+        let (answer, log) = logged(|| ApiError::from(AuthError::Db(db())));
+        assert_eq!(answer.message, "Internal server error");
+        assert!(
+            log.contains("error=database error: error communicating with database: disk on fire"),
+            "{log}"
+        );
+        let (answer, log) = logged(|| ApiError::from(AuthError::Expired));
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(answer.message, "Unauthorized: the API key has expired");
+        assert!(log.is_empty(), "{log}");
+    }
+
     #[test]
     fn every_cause_once() {
         let e = Outer(Middle(std::io::Error::other("root cause")));
