@@ -31,18 +31,34 @@ pub enum DbError {
     /// The database URL names no supported backend.
     #[error("unsupported database URL '{0}': expected sqlite://PATH or postgres://…")]
     UnsupportedUrl(String),
-    /// Connecting, querying or decoding failed.
-    #[error("database error")]
-    Sqlx(#[from] sqlx::Error),
-    /// Applying the embedded migrations failed.
-    #[error("database migration failed")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// Connecting, querying or decoding failed. sqlx's errors print their
+    /// cause and also return it from `source()`, so this wrapper shows
+    /// sqlx's chain (each cause once) in its own message and has no
+    /// `source()`; the sqlx error is the field.
+    #[error("database error: {}", crate::ErrorChain(.0))]
+    Sqlx(sqlx::Error),
+    /// Applying the embedded migrations failed (the chain is in the message,
+    /// as for [`DbError::Sqlx`]).
+    #[error("database migration failed: {}", crate::ErrorChain(.0))]
+    Migrate(sqlx::migrate::MigrateError),
     /// A value did not have the type the schema promises.
     #[error("unexpected value in column {column}")]
     Decode {
         /// The column position in the result.
         column: usize,
     },
+}
+
+impl From<sqlx::Error> for DbError {
+    fn from(e: sqlx::Error) -> Self {
+        DbError::Sqlx(e)
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for DbError {
+    fn from(e: sqlx::migrate::MigrateError) -> Self {
+        DbError::Migrate(e)
+    }
 }
 
 /// Which database engine backs a [`Db`].
