@@ -8,6 +8,12 @@
 //! other release of a marked device type gets its image the first time it
 //! is asked for (about half a second), then it is stored like any other.
 //!
+//! Each image is of its release's variant ([`DemoVariant`]): the `.dev`
+//! build of a release from before unification is a development image
+//! (`VARIANT_ID="dev"` in `os-release`, `"developmentMode":true` in the
+//! stock `config.json`), its `.prod` build a production one, and a unified
+//! release's image has no VARIANT lines.
+//!
 //! The device types cover every layout: `raspberrypi3` and
 //! `raspberrypi4-64` (MBR, FAT32 boot, also the demo fleets' device types),
 //! `generic-amd64` (GPT; a flasher by default, with a raw image as
