@@ -33,7 +33,7 @@ use tracing::Level;
 use crate::auth::{Actor, AuthError, Authenticator};
 use crate::cache::{Rendered, ResponseCache, Visibility};
 use crate::db::Db;
-use crate::query::{self, ExecError, PlanError, QueryLimits};
+use crate::query::{self, ExecError, PlanError, QueryLimits, QueryStats};
 
 /// Longest path and query accepted (bytes, as received).
 pub const MAX_URL_LEN: usize = balena_pine::MAX_QUERY_LEN;
@@ -51,6 +51,7 @@ pub struct AppState {
     pub(crate) limits: QueryLimits,
     pub(crate) cache: Arc<ResponseCache>,
     pub(crate) images: Option<Arc<crate::images::ImageService>>,
+    pub(crate) stats: Arc<QueryStats>,
 }
 
 impl AppState {
@@ -63,12 +64,18 @@ impl AppState {
             db,
             limits,
             images: None,
+            stats: Arc::default(),
         }
     }
 
     /// The answer cache.
     pub fn cache(&self) -> &Arc<ResponseCache> {
         &self.cache
+    }
+
+    /// What the executed pine queries cost in SQL statements.
+    pub fn query_stats(&self) -> &Arc<QueryStats> {
+        &self.stats
     }
 
     /// Serve the image endpoints (`/download`, `/download-config`,
@@ -166,6 +173,8 @@ pub fn router(state: AppState) -> Router {
                         method = %req.method(),
                         path = %req.uri().path(),
                         request_id = %id,
+                        // Set by pine queries that were executed (not cached).
+                        sql_statements = tracing::field::Empty,
                     )
                 })
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
@@ -366,6 +375,8 @@ async fn odata(
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
             }
         })?;
+    state.stats.record(&answer);
+    tracing::Span::current().record("sql_statements", answer.statements());
     let rendered = Arc::new(Rendered::new(query::render(&plan, &answer)));
     if plan.is_cacheable() {
         state

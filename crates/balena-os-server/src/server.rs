@@ -318,6 +318,17 @@ impl Server {
         self.state.cache()
     }
 
+    /// How many pine queries this server executed (answers not taken from
+    /// the answer cache) and how many SQL statements they ran: with
+    /// `$expand` served level by level, a query costs one statement plus
+    /// one per expansion whatever the number of rows (see
+    /// [`Answer::statements`](crate::query::Answer::statements)). Each
+    /// request's count is also on its `request` log span as
+    /// `sql_statements`; it is never sent to clients.
+    pub fn query_stats(&self) -> &Arc<crate::query::QueryStats> {
+        self.state.query_stats()
+    }
+
     /// The HTTP router (for in-process tests).
     pub fn router(&self) -> axum::Router {
         http::router(self.state.clone())

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use sea_query::ExprTrait;
 
@@ -50,6 +51,8 @@ pub(crate) enum Expansion {
 #[derive(Debug)]
 pub struct Answer {
     pub(crate) inner: Inner,
+    /// SQL statements run to compute it.
+    statements: u64,
 }
 
 #[derive(Debug)]
@@ -73,6 +76,66 @@ impl Answer {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// How many SQL statements [`execute`] ran to compute this answer: one
+    /// for the top-level rows (or the `/$count`), plus one per `$expand`
+    /// (at any depth) whose parent level has rows, plus one more per further
+    /// 5000 parent ids of an expansion. It does not depend on the number of
+    /// rows otherwise: `$expand` never costs a query per row.
+    pub fn statements(&self) -> u64 {
+        self.statements
+    }
+}
+
+/// Running totals of the pine queries a server executed, for tests and
+/// operators checking what answers cost (see
+/// [`Server::query_stats`](crate::Server::query_stats)). Answers served
+/// from the answer cache execute nothing and are not counted; neither are
+/// queries that failed. Updating it costs two relaxed atomic additions per
+/// executed query.
+#[derive(Debug, Default)]
+pub struct QueryStats {
+    queries: AtomicU64,
+    statements: AtomicU64,
+}
+
+impl QueryStats {
+    /// Adds one executed query and its [`Answer::statements`].
+    pub fn record(&self, answer: &Answer) {
+        self.queries.fetch_add(1, Ordering::Relaxed);
+        self.statements
+            .fetch_add(answer.statements, Ordering::Relaxed);
+    }
+
+    /// Pine queries executed (answered without the cache).
+    pub fn queries(&self) -> u64 {
+        self.queries.load(Ordering::Relaxed)
+    }
+
+    /// SQL statements those queries ran.
+    pub fn statements(&self) -> u64 {
+        self.statements.load(Ordering::Relaxed)
+    }
+}
+
+/// What one execution tracks across its levels.
+struct Run {
+    /// Rows it may still fetch.
+    budget: usize,
+    /// Statements run so far.
+    statements: u64,
+}
+
+impl Run {
+    async fn fetch(
+        &mut self,
+        db: &Db,
+        stmt: &sea_query::SelectStatement,
+        types: &[crate::db::CellType],
+    ) -> Result<Vec<Vec<Cell>>, DbError> {
+        self.statements += 1;
+        db.fetch(stmt, types).await
+    }
 }
 
 /// Runs `plan` against `db`.
@@ -89,19 +152,24 @@ pub async fn execute(db: &Db, plan: &Plan) -> Result<Answer, ExecError> {
 }
 
 async fn run(db: &Db, plan: &Plan) -> Result<Answer, ExecError> {
+    let mut run = Run {
+        budget: plan.limits.max_rows,
+        statements: 0,
+    };
     if plan.count {
-        let rows = db
-            .fetch(&plan.count_select(), &[crate::db::CellType::Int])
+        let rows = run
+            .fetch(db, &plan.count_select(), &[crate::db::CellType::Int])
             .await?;
         let n = rows.first().and_then(|r| r[0].as_int()).unwrap_or(0);
         return Ok(Answer {
             inner: Inner::Count(n),
+            statements: run.statements,
         });
     }
-    let mut budget = plan.limits.max_rows;
-    let rows = fetch_level(db, plan, None, &mut budget).await?;
+    let rows = fetch_level(db, plan, None, &mut run).await?;
     Ok(Answer {
         inner: Inner::Rows(rows),
+        statements: run.statements,
     })
 }
 
@@ -111,12 +179,12 @@ fn fetch_level<'a>(
     db: &'a Db,
     plan: &'a Plan,
     parents: Option<Vec<i64>>,
-    budget: &'a mut usize,
+    run: &'a mut Run,
 ) -> LevelFuture<'a> {
     Box::pin(async move {
         let raw = match parents {
             None => {
-                db.fetch(&plan.select(None, false), &plan.cell_types)
+                run.fetch(db, &plan.select(None, false), &plan.cell_types)
                     .await?
             }
             Some(ids) => {
@@ -124,17 +192,17 @@ fn fetch_level<'a>(
                 for chunk in ids.chunks(IN_CHUNK) {
                     let link = plan.link_expr().is_in(chunk.iter().copied());
                     all.extend(
-                        db.fetch(&plan.select(Some(link), true), &plan.cell_types)
+                        run.fetch(db, &plan.select(Some(link), true), &plan.cell_types)
                             .await?,
                     );
                 }
                 all
             }
         };
-        if raw.len() > *budget {
+        if raw.len() > run.budget {
             return Err(ExecError::TooLarge(plan.limits.max_rows));
         }
-        *budget -= raw.len();
+        run.budget -= raw.len();
         let mut rows: Vec<Row> = raw
             .into_iter()
             .map(|cells| Row {
@@ -154,8 +222,12 @@ fn fetch_level<'a>(
                 for chunk in keys.chunks(IN_CHUNK) {
                     let link = exp.plan.link_expr().is_in(chunk.iter().copied());
                     let stmt = exp.plan.grouped_count_select(link);
-                    let found = db
-                        .fetch(&stmt, &[crate::db::CellType::Int, crate::db::CellType::Int])
+                    let found = run
+                        .fetch(
+                            db,
+                            &stmt,
+                            &[crate::db::CellType::Int, crate::db::CellType::Int],
+                        )
                         .await?;
                     for r in found {
                         if let (Some(k), Some(n)) = (r[0].as_int(), r[1].as_int()) {
@@ -175,7 +247,7 @@ fn fetch_level<'a>(
             let children = if keys.is_empty() {
                 Vec::new()
             } else {
-                fetch_level(db, &exp.plan, Some(keys), budget).await?
+                fetch_level(db, &exp.plan, Some(keys), run).await?
             };
             let link = exp.plan.link_column.unwrap_or(0);
             let mut groups: HashMap<i64, Vec<Arc<Row>>> = HashMap::new();

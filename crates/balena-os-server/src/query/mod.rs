@@ -9,8 +9,11 @@
 //!
 //! [`execute`] runs the plan: one query for the requested rows, then one
 //! query per `$expand` level (`… WHERE link IN (ids of the level above)`),
-//! so an answer costs as many queries as the request has expansions, never
-//! one per row. [`render`] writes the JSON.
+//! so an answer costs one statement plus one per `$expand` (at any depth),
+//! never one per row: [`Answer::statements`] says how many it took and
+//! [`QueryStats`] adds them up per server. (An expansion whose parent level
+//! is empty runs nothing; one with more than 5000 parents runs one
+//! statement per 5000.) [`render`] writes the JSON.
 //!
 //! Access rules are added to every statement that reads a resource: the
 //! top-level query, each lambda and path subquery, and each expansion
@@ -21,6 +24,6 @@ mod exec;
 mod render;
 mod translate;
 
-pub use exec::{Answer, ExecError, execute};
+pub use exec::{Answer, ExecError, QueryStats, execute};
 pub use render::render;
 pub use translate::{Plan, PlanError, QueryLimits, plan};

@@ -93,6 +93,8 @@ pub struct TestServer {
     pub client: reqwest::Client,
     /// The server's answer cache.
     pub cache: std::sync::Arc<balena_os_server::cache::ResponseCache>,
+    /// The server's count of executed pine queries and their SQL statements.
+    pub stats: std::sync::Arc<balena_os_server::query::QueryStats>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -119,7 +121,9 @@ impl TestServer {
         Self::launch(backend, demo, configure, |_| async {}).await
     }
 
-    async fn launch<F, Fut>(
+    /// Starts a server whose empty database `prepare` may fill first and
+    /// whose builder `configure` adjusts (both as above).
+    pub async fn launch<F, Fut>(
         backend: Backend,
         demo: bool,
         configure: impl FnOnce(ServerBuilder) -> ServerBuilder,
@@ -152,6 +156,7 @@ impl TestServer {
         let demo_key = server.bootstrap().and_then(|b| b.demo_key.clone());
         let demo_skipped = server.bootstrap().and_then(|b| b.demo_skipped.clone());
         let cache = server.answer_cache().clone();
+        let stats = server.query_stats().clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -175,6 +180,7 @@ impl TestServer {
             demo_skipped,
             client: reqwest::Client::new(),
             cache,
+            stats,
             stop: Some(stop),
             task: Some(task),
         }

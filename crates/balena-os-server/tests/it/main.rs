@@ -8,5 +8,6 @@ mod conformance;
 mod images;
 mod import;
 mod js_sdk;
+mod query_count;
 mod rust_sdk;
 mod shutdown;
