@@ -305,3 +305,25 @@ impl VectorFile {
         report
     }
 }
+
+#[cfg(test)]
+mod error_tests {
+    use super::VectorError;
+    use std::error::Error as _;
+
+    /// The cause is reported through `source()`, not repeated in the message.
+    #[test]
+    fn causes_are_shown_once() {
+        let errors = [
+            VectorError::Io {
+                path: "v.json".into(),
+                source: std::io::Error::other("disk on fire"),
+            },
+            VectorError::Format(serde_json::from_str::<serde_json::Value>("{").unwrap_err()),
+        ];
+        for e in &errors {
+            let source = e.source().expect("a cause").to_string();
+            assert!(!e.to_string().contains(&source), "{e} repeats {source}");
+        }
+    }
+}

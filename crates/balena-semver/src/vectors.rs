@@ -399,3 +399,28 @@ fn check_inc(case: &Value) -> Result<(), String> {
         &inputs,
     )
 }
+
+#[cfg(test)]
+mod error_tests {
+    use super::VectorError;
+    use std::error::Error as _;
+
+    /// The cause is reported through `source()`, not repeated in the message.
+    #[test]
+    fn causes_are_shown_once() {
+        let errors = [
+            VectorError::Io {
+                path: "v.json".into(),
+                source: std::io::Error::other("disk on fire"),
+            },
+            VectorError::Json {
+                path: "v.json".into(),
+                source: serde_json::from_str::<serde_json::Value>("{").unwrap_err(),
+            },
+        ];
+        for e in &errors {
+            let source = e.source().expect("a cause").to_string();
+            assert!(!e.to_string().contains(&source), "{e} repeats {source}");
+        }
+    }
+}
