@@ -267,7 +267,9 @@ pub(crate) async fn actor(
     }
 }
 
-fn accepts_gzip(headers: &HeaderMap) -> bool {
+/// Whether the request's `Accept-Encoding` admits gzip: `gzip` or `*`,
+/// not refused with `q=0`.
+pub(crate) fn accepts_gzip(headers: &HeaderMap) -> bool {
     headers
         .get_all(ACCEPT_ENCODING)
         .iter()
@@ -408,7 +410,9 @@ mod tests {
         assert!(accepts_gzip(&h("compress, gzip")));
         assert!(accepts_gzip(&h("br;q=1.0, gzip;q=0.5")));
         assert!(accepts_gzip(&h("*")));
+        assert!(accepts_gzip(&h("gzip, deflate")));
         assert!(!accepts_gzip(&h("gzip;q=0")));
+        assert!(!accepts_gzip(&h("gzip;q=0, br")));
         assert!(!accepts_gzip(&h("identity")));
         assert!(!accepts_gzip(&HeaderMap::new()));
     }
