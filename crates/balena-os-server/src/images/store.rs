@@ -15,11 +15,11 @@
 //! threads: plain files locally, streamed ranged GETs on a bucket.
 
 use std::fs::{self, File};
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use balena_image::PartStore;
+use balena_image::{DirPartStore, PartStore};
 
 use crate::error_chain::chain;
 use balena_image::manifest::is_safe_part_name;
@@ -285,9 +285,10 @@ impl ImageStore {
     /// code (synchronous; use on blocking threads).
     pub fn part_store(&self, segments: &[&str]) -> Result<Arc<dyn PartStore>, StoreError> {
         match &self.backend {
-            Backend::Local(root) => Ok(Arc::new(LocalParts {
-                dir: Self::local_path(root, segments)?,
-            })),
+            Backend::Local(root) => {
+                let dir = Self::local_path(root, segments)?;
+                Ok(Arc::new(DirPartStore::new(dir)))
+            }
             Backend::Object { store, prefix } => Ok(Arc::new(ObjectParts {
                 store: store.clone(),
                 dir: Self::object_path(prefix, segments)?,
@@ -464,28 +465,6 @@ async fn upload_file(
     }
     w.finish().await.map_err(bucket)?;
     Ok(())
-}
-
-/// Part files in a local folder.
-#[derive(Debug)]
-struct LocalParts {
-    dir: PathBuf,
-}
-
-impl PartStore for LocalParts {
-    fn open_part(&self, filename: &str, offset: u64) -> io::Result<Box<dyn Read + Send>> {
-        if !is_safe_part_name(filename) {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "unsafe part file name",
-            ));
-        }
-        let mut f = File::open(self.dir.join(filename))?;
-        if offset > 0 {
-            f.seek(SeekFrom::Start(offset))?;
-        }
-        Ok(Box::new(f))
-    }
 }
 
 /// Part files in a bucket folder, read with streamed (ranged) GETs.
