@@ -248,12 +248,7 @@ impl Db {
             .max_lifetime(None)
             .connect_with(options)
             .await?;
-        let db = Db {
-            pool: Pool::Sqlite(pool),
-            commits: Arc::default(),
-        };
-        db.migrate().await?;
-        Ok(db)
+        Self::migrated(Pool::Sqlite(pool)).await
     }
 
     async fn open_sqlite_with(options: SqliteConnectOptions) -> Result<Db, DbError> {
@@ -261,8 +256,13 @@ impl Db {
             .max_connections(8)
             .connect_with(options)
             .await?;
+        Self::migrated(Pool::Sqlite(pool)).await
+    }
+
+    /// A handle on `pool`, with the embedded migrations applied.
+    async fn migrated(pool: Pool) -> Result<Db, DbError> {
         let db = Db {
-            pool: Pool::Sqlite(pool),
+            pool,
             commits: Arc::default(),
         };
         db.migrate().await?;
@@ -279,12 +279,7 @@ impl Db {
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_with(options)
                 .await?;
-            let db = Db {
-                pool: Pool::Postgres(pool),
-                commits: Arc::default(),
-            };
-            db.migrate().await?;
-            Ok(db)
+            Self::migrated(Pool::Postgres(pool)).await
         } else if let Some(path) = url
             .strip_prefix("sqlite://")
             .or_else(|| url.strip_prefix("sqlite:"))

@@ -416,6 +416,61 @@ pub(crate) async fn find_id(
     Ok(rows.first().and_then(|r| r[0].as_int()))
 }
 
+/// The id of the row of `table` whose `column` is `value`, or
+/// [`CatalogError::NotFound`] calling it `what`.
+async fn existing_id(
+    tx: &mut Tx,
+    what: &'static str,
+    table: &'static str,
+    column: &'static str,
+    value: &str,
+) -> Result<i64, CatalogError> {
+    find_id(tx, table, column, value)
+        .await?
+        .ok_or_else(|| CatalogError::NotFound {
+            what,
+            value: value.into(),
+        })
+}
+
+/// [`CatalogError::Exists`], calling it `what`, when `table` has a row whose
+/// `column` is `value`.
+async fn ensure_absent(
+    tx: &mut Tx,
+    what: &'static str,
+    table: &'static str,
+    column: &'static str,
+    value: &str,
+) -> Result<(), CatalogError> {
+    if find_id(tx, table, column, value).await?.is_some() {
+        return Err(CatalogError::Exists {
+            what,
+            value: value.into(),
+        });
+    }
+    Ok(())
+}
+
+/// The id of the row of `table` whose `column` is `value`; when there is
+/// none, inserts one created and modified at `now`, with `fields` and then
+/// `column` set to `value`.
+async fn find_or_insert(
+    tx: &mut Tx,
+    table: &'static str,
+    column: &'static str,
+    value: &str,
+    now: i64,
+    fields: Vec<(&'static str, Value)>,
+) -> Result<i64, DbError> {
+    if let Some(id) = find_id(tx, table, column, value).await? {
+        return Ok(id);
+    }
+    let mut values = vec![("created_at", now.into()), ("modified_at", now.into())];
+    values.extend(fields);
+    values.push((column, value.into()));
+    insert_row(tx, table, values).await
+}
+
 pub(crate) async fn insert_row(
     tx: &mut Tx,
     table: &'static str,
@@ -522,15 +577,7 @@ impl Catalog {
     ) -> Result<i64, CatalogError> {
         check_slug("organization handle", handle, 100)?;
         let mut tx = self.db.begin().await?;
-        if find_id(&mut tx, "organization", "handle", handle)
-            .await?
-            .is_some()
-        {
-            return Err(CatalogError::Exists {
-                what: "organization",
-                value: handle.into(),
-            });
-        }
+        ensure_absent(&mut tx, "organization", "organization", "handle", handle).await?;
         let id = ensure_organization(&mut tx, handle, name.unwrap_or(handle)).await?;
         tx.commit().await?;
         Ok(id)
@@ -552,23 +599,11 @@ impl Catalog {
             return Err(invalid("email", e, "an address like user@example.com"));
         }
         let mut tx = self.db.begin_for(WriteKind::Access).await?;
-        if find_id(&mut tx, "user", "username", username)
-            .await?
-            .is_some()
-        {
-            return Err(CatalogError::Exists {
-                what: "user",
-                value: username.into(),
-            });
-        }
+        ensure_absent(&mut tx, "user", "user", "username", username).await?;
         let id = insert_user(&mut tx, username, email, superuser).await?;
         for org in orgs {
-            let org_id = find_id(&mut tx, "organization", "handle", *org)
-                .await?
-                .ok_or_else(|| CatalogError::NotFound {
-                    what: "organization",
-                    value: (*org).into(),
-                })?;
+            let org_id =
+                existing_id(&mut tx, "organization", "organization", "handle", org).await?;
             add_membership(&mut tx, id, org_id).await?;
         }
         tx.commit().await?;
@@ -578,18 +613,8 @@ impl Catalog {
     /// Adds an existing user to an existing organisation.
     pub async fn add_member(&self, username: &str, org: &str) -> Result<(), CatalogError> {
         let mut tx = self.db.begin_for(WriteKind::Access).await?;
-        let user = find_id(&mut tx, "user", "username", username)
-            .await?
-            .ok_or_else(|| CatalogError::NotFound {
-                what: "user",
-                value: username.into(),
-            })?;
-        let org_id = find_id(&mut tx, "organization", "handle", org)
-            .await?
-            .ok_or_else(|| CatalogError::NotFound {
-                what: "organization",
-                value: org.into(),
-            })?;
+        let user = existing_id(&mut tx, "user", "user", "username", username).await?;
+        let org_id = existing_id(&mut tx, "organization", "organization", "handle", org).await?;
         add_membership(&mut tx, user, org_id).await?;
         tx.commit().await?;
         Ok(())
@@ -605,12 +630,7 @@ impl Catalog {
     ) -> Result<NewApiKey, CatalogError> {
         // A new key: nothing cached can depend on it.
         let mut tx = self.db.begin_for(WriteKind::NewKeys).await?;
-        let user = find_id(&mut tx, "user", "username", username)
-            .await?
-            .ok_or_else(|| CatalogError::NotFound {
-                what: "user",
-                value: username.into(),
-            })?;
+        let user = existing_id(&mut tx, "user", "user", "username", username).await?;
         let key = auth::insert_api_key(&mut tx, user, name, expires_at).await?;
         tx.commit().await?;
         Ok(key)
@@ -695,15 +715,7 @@ impl Catalog {
     ) -> Result<CreatedApplication, CatalogError> {
         let mut tx = self.db.begin().await?;
         let slug = application_slug(&app.organization, &app.app_name)?;
-        if find_id(&mut tx, "application", "slug", slug.as_str())
-            .await?
-            .is_some()
-        {
-            return Err(CatalogError::Exists {
-                what: "application",
-                value: slug,
-            });
-        }
+        ensure_absent(&mut tx, "application", "application", "slug", &slug).await?;
         let created = upsert_application(&mut tx, app).await?;
         tx.commit().await?;
         Ok(created)
@@ -801,21 +813,8 @@ pub(crate) async fn ensure_organization(
     handle: &str,
     name: &str,
 ) -> Result<i64, CatalogError> {
-    if let Some(id) = find_id(tx, "organization", "handle", handle).await? {
-        return Ok(id);
-    }
-    let now = now_millis();
-    Ok(insert_row(
-        tx,
-        "organization",
-        vec![
-            ("created_at", now.into()),
-            ("modified_at", now.into()),
-            ("name", name.into()),
-            ("handle", handle.into()),
-        ],
-    )
-    .await?)
+    let fields = vec![("name", name.into())];
+    Ok(find_or_insert(tx, "organization", "handle", handle, now_millis(), fields).await?)
 }
 
 pub(crate) async fn insert_user(
@@ -861,18 +860,13 @@ pub(crate) async fn add_membership(tx: &mut Tx, user: i64, org: i64) -> Result<(
 
 pub(crate) async fn ensure_cpu_architecture(tx: &mut Tx, slug: &str) -> Result<i64, CatalogError> {
     check_slug("cpu architecture", slug, 50)?;
-    if let Some(id) = find_id(tx, "cpu_architecture", "slug", slug).await? {
-        return Ok(id);
-    }
-    let now = now_millis();
-    Ok(insert_row(
+    Ok(find_or_insert(
         tx,
         "cpu_architecture",
-        vec![
-            ("created_at", now.into()),
-            ("modified_at", now.into()),
-            ("slug", slug.into()),
-        ],
+        "slug",
+        slug,
+        now_millis(),
+        Vec::new(),
     )
     .await?)
 }
@@ -970,22 +964,15 @@ pub(crate) async fn upsert_device_type(
                 "1 to 100 printable characters",
             ));
         }
-        match find_id(tx, "device_type_alias", "is_referenced_by__alias", alias).await? {
-            Some(_) => {}
-            None => {
-                insert_row(
-                    tx,
-                    "device_type_alias",
-                    vec![
-                        ("created_at", now.into()),
-                        ("modified_at", now.into()),
-                        ("device_type", id.into()),
-                        ("is_referenced_by__alias", alias.into()),
-                    ],
-                )
-                .await?;
-            }
-        }
+        find_or_insert(
+            tx,
+            "device_type_alias",
+            "is_referenced_by__alias",
+            alias,
+            now,
+            vec![("device_type", id.into())],
+        )
+        .await?;
     }
     Ok(existing.is_none())
 }
@@ -1037,12 +1024,14 @@ pub(crate) async fn upsert_application(
     {
         return Err(invalid("uuid", uuid, "32 lowercase hex digits"));
     }
-    let org = find_id(tx, "organization", "handle", app.organization.as_str())
-        .await?
-        .ok_or_else(|| CatalogError::NotFound {
-            what: "organization",
-            value: app.organization.clone(),
-        })?;
+    let org = existing_id(
+        tx,
+        "organization",
+        "organization",
+        "handle",
+        &app.organization,
+    )
+    .await?;
     let dt = device_type_id(tx, &app.device_type).await?;
     let now = app.created_at.unwrap_or_else(now_millis);
     let (id, uuid, created) = match find_id(tx, "application", "slug", slug.as_str()).await? {
