@@ -16,6 +16,39 @@ fn message(result: Result<UpdateType, HupError>) -> String {
     }
 }
 
+/// One request and the answer expected: (slug, current, target, answer).
+type Case = (
+    &'static str,
+    &'static str,
+    &'static str,
+    Result<UpdateType, HupError>,
+);
+
+/// Checks every case against `answer` (the crate's `get_os_update_type` or
+/// a rule set's).
+fn check(answer: impl Fn(&str, &str, &str) -> Result<UpdateType, HupError>, cases: &[Case]) {
+    for (dt, cur, tgt, expected) in cases {
+        assert_eq!(&answer(dt, cur, tgt), expected, "{dt:?}: {cur} -> {tgt}");
+    }
+}
+
+/// Checks every case against `rules`.
+fn check_rules(rules: &RuleSet, cases: &[Case]) {
+    check(|dt, cur, tgt| rules.get_os_update_type(dt, cur, tgt), cases);
+}
+
+/// Checks the message (as upstream prints it) of every
+/// (slug, current, target, message) case against `rules`.
+fn check_messages(rules: &RuleSet, cases: &[(&str, &str, &str, &str)]) {
+    for (dt, cur, tgt, expected) in cases {
+        assert_eq!(
+            message(rules.get_os_update_type(dt, cur, tgt)),
+            *expected,
+            "{dt:?}: {cur} -> {tgt}"
+        );
+    }
+}
+
 #[test]
 fn validity_comes_first() {
     for bad in [
@@ -96,57 +129,51 @@ fn messages_are_upstreams() {
 
 #[test]
 fn variant_rule_of_the_current_set() {
-    // A target without a variant is reachable from anything.
-    assert_eq!(
-        current("fincm3", "2.88.4+rev1.dev", "2.95.12"),
-        Ok(Balenahup)
+    check(
+        current,
+        &[
+            // A target without a variant is reachable from anything.
+            ("fincm3", "2.88.4+rev1.dev", "2.95.12", Ok(Balenahup)),
+            ("fincm3", "2.88.4+rev1.prod", "2.95.12", Ok(Balenahup)),
+            // A source without a variant may go to prod, not to dev.
+            ("fincm3", "2.88.4", "2.95.12+rev1.prod", Ok(Balenahup)),
+            (
+                "fincm3",
+                "2.88.4",
+                "2.95.12+rev1.dev",
+                Err(HupError::VariantMismatch),
+            ),
+            // Pre-release `-dev` counts; capitalised variants do not.
+            (
+                "fincm3",
+                "2.88.4",
+                "2.88.5-dev",
+                Err(HupError::VariantMismatch),
+            ),
+            ("fincm3", "2.88.4", "2.88.5+DEV", Ok(Balenahup)),
+        ],
     );
-    assert_eq!(
-        current("fincm3", "2.88.4+rev1.prod", "2.95.12"),
-        Ok(Balenahup)
-    );
-    // A source without a variant may go to prod, not to dev.
-    assert_eq!(
-        current("fincm3", "2.88.4", "2.95.12+rev1.prod"),
-        Ok(Balenahup)
-    );
-    assert_eq!(
-        current("fincm3", "2.88.4", "2.95.12+rev1.dev"),
-        Err(HupError::VariantMismatch)
-    );
-    // Pre-release `-dev` counts; capitalised variants do not.
-    assert_eq!(
-        current("fincm3", "2.88.4", "2.88.5-dev"),
-        Err(HupError::VariantMismatch)
-    );
-    assert_eq!(current("fincm3", "2.88.4", "2.88.5+DEV"), Ok(Balenahup));
 }
 
 #[test]
 fn downgrade_and_same_version_follow_balena_order() {
-    assert_eq!(
-        current("fincm3", "2.88.4.prod", "2.88.4"),
-        Err(HupError::Downgrade)
+    use HupError::{Downgrade, SameVersion};
+    check(
+        current,
+        &[
+            ("fincm3", "2.88.4.prod", "2.88.4", Err(Downgrade)),
+            ("fincm3", "2.29.2+rev1", "2.29.2-1234+rev2", Err(Downgrade)),
+            ("fincm3", "2.88.4 balenaOS", "2.88.4", Err(Downgrade)),
+            (
+                "fincm3",
+                "2.88.4+rev1 (prod)",
+                "2.88.4+rev1.prod",
+                Err(SameVersion),
+            ),
+            ("fincm3", "2.88.4+rev1", "2.88.4+rev01", Err(SameVersion)),
+            ("fincm3", "2022.10.1", "2022.10.01", Err(SameVersion)),
+        ],
     );
-    assert_eq!(
-        current("fincm3", "2.29.2+rev1", "2.29.2-1234+rev2"),
-        Err(HupError::Downgrade)
-    );
-    assert_eq!(
-        current("fincm3", "2.88.4 balenaOS", "2.88.4"),
-        Err(HupError::Downgrade)
-    );
-    for (a, b) in [
-        ("2.88.4+rev1 (prod)", "2.88.4+rev1.prod"),
-        ("2.88.4+rev1", "2.88.4+rev01"),
-        ("2022.10.1", "2022.10.01"),
-    ] {
-        assert_eq!(
-            current("fincm3", a, b),
-            Err(HupError::SameVersion),
-            "{a} vs {b}"
-        );
-    }
 }
 
 #[test]
@@ -177,45 +204,51 @@ fn floors_of_the_current_set() {
             "{tgt}"
         );
     }
-    assert_eq!(
-        current("fincm3", "2.14.0+rev1", "2.16.1-rc1+rev1"),
-        Ok(Balenahup)
-    );
-    assert_eq!(
-        current("fincm3", "1.26.0", "2.88.4"),
-        Err(HupError::SourceTooOld {
-            min: "2.14.0+rev1".into()
-        })
-    );
-    // ESR versions are just large majors.
-    assert_eq!(current("fincm3", "6.10.4", "2024.10.1"), Ok(Balenahup));
-    assert_eq!(
-        current("fincm3", "2024.10.1", "6.10.4"),
-        Err(HupError::Downgrade)
+    check(
+        current,
+        &[
+            ("fincm3", "2.14.0+rev1", "2.16.1-rc1+rev1", Ok(Balenahup)),
+            (
+                "fincm3",
+                "1.26.0",
+                "2.88.4",
+                Err(HupError::SourceTooOld {
+                    min: "2.14.0+rev1".into(),
+                }),
+            ),
+            // ESR versions are just large majors.
+            ("fincm3", "6.10.4", "2024.10.1", Ok(Balenahup)),
+            ("fincm3", "2024.10.1", "6.10.4", Err(HupError::Downgrade)),
+        ],
     );
 }
 
 #[test]
 fn takeover_of_the_current_set() {
-    let emmc = "jetson-xavier-nx-devkit-emmc";
-    assert_eq!(current(emmc, "6.0.0", "6.0.38"), Ok(Balenahup));
-    assert_eq!(current(emmc, "6.0.0", "6.1.0"), Ok(Takeover));
-    assert_eq!(current(emmc, "6.0.39", "6.1.0"), Ok(Balenahup));
-    assert_eq!(current(emmc, "6.0.39.dev", "6.1.0"), Ok(Balenahup));
-    assert_eq!(current(emmc, "6.0.39+rev1.dev", "6.1.0"), Ok(Balenahup));
-    assert_eq!(current(emmc, "6.0.39+dev", "6.1.0"), Ok(Takeover));
-
-    let nx = "jetson-xavier-nx-devkit";
-    assert_eq!(current(nx, "6.0.50", "6.0.50+rev1"), Ok(Takeover));
-    assert_eq!(current(nx, "6.0.50+rev1", "6.1.0"), Ok(Balenahup));
-
-    let xavier = "jetson-xavier";
-    assert_eq!(
-        current(xavier, "6.0.50+rev0", "6.0.50.prod"),
-        Err(HupError::Downgrade)
+    const EMMC: &str = "jetson-xavier-nx-devkit-emmc";
+    const NX: &str = "jetson-xavier-nx-devkit";
+    const XAVIER: &str = "jetson-xavier";
+    check(
+        current,
+        &[
+            (EMMC, "6.0.0", "6.0.38", Ok(Balenahup)),
+            (EMMC, "6.0.0", "6.1.0", Ok(Takeover)),
+            (EMMC, "6.0.39", "6.1.0", Ok(Balenahup)),
+            (EMMC, "6.0.39.dev", "6.1.0", Ok(Balenahup)),
+            (EMMC, "6.0.39+rev1.dev", "6.1.0", Ok(Balenahup)),
+            (EMMC, "6.0.39+dev", "6.1.0", Ok(Takeover)),
+            (NX, "6.0.50", "6.0.50+rev1", Ok(Takeover)),
+            (NX, "6.0.50+rev1", "6.1.0", Ok(Balenahup)),
+            (
+                XAVIER,
+                "6.0.50+rev0",
+                "6.0.50.prod",
+                Err(HupError::Downgrade),
+            ),
+            (XAVIER, "6.0.50+dev", "6.0.50", Ok(Takeover)),
+            (XAVIER, "6.0.50 (dev)", "6.0.50", Ok(Takeover)),
+        ],
     );
-    assert_eq!(current(xavier, "6.0.50+dev", "6.0.50"), Ok(Takeover));
-    assert_eq!(current(xavier, "6.0.50 (dev)", "6.0.50"), Ok(Takeover));
 }
 
 #[test]
@@ -252,6 +285,18 @@ fn older_rule_sets_table() {
     const NOT_ON: &str = "not on";
     const NOT_FROM: &str = "not from";
     const BELOW: &str = "Target OS version must be < 2.5.1+rev1";
+    const R11: &str = "resinhup11";
+    const R12: &str = "resinhup12";
+    const R22: &str = "resinhup22";
+    const HUP: &str = "balenahup";
+    const TAKE: &str = "takeover";
+    const FROM_1_30: &str = "Current OS version must be >= 1.30.1";
+    const FROM_2_0: &str = "Current OS version must be >= 2.0.0+rev1";
+    const FROM_2_14: &str = "Current OS version must be >= 2.14.0+rev1";
+    const DEV: &str = "Updates cannot be performed on development balenaOS variants";
+    const DEV_PROD: &str =
+        "Updates cannot be performed between development and production balenaOS variants";
+    const PRE: &str = "Updates cannot be performed on pre-release balenaOS versions";
     let columns = [
         "1.2.2", "3.0.2", "4.0.4", "4.1.3", "6.1.0", "6.2.1", "6.2.10", "7.0.31",
     ];
@@ -260,60 +305,27 @@ fn older_rule_sets_table() {
             "raspberrypi3",
             "1.8.0",
             "1.26.0",
-            [
-                "resinhup11",
-                "resinhup11",
-                "resinhup11",
-                "resinhup11",
-                "resinhup11",
-                "resinhup11",
-                "resinhup11",
-                "Current OS version must be >= 2.14.0+rev1",
-            ],
+            [R11, R11, R11, R11, R11, R11, R11, FROM_2_14],
         ),
         (
             "raspberrypi3",
             "1.8.0",
             "2.5.1+rev1",
-            [
-                BELOW,
-                BELOW,
-                BELOW,
-                BELOW,
-                BELOW,
-                BELOW,
-                BELOW,
-                "Current OS version must be >= 2.14.0+rev1",
-            ],
+            [BELOW, BELOW, BELOW, BELOW, BELOW, BELOW, BELOW, FROM_2_14],
         ),
         (
             "raspberrypi3",
             "1.8.0",
             "2.5.1+rev0.prod",
-            [
-                "resinhup12",
-                "resinhup12",
-                "resinhup12",
-                "resinhup12",
-                "resinhup12",
-                "resinhup12",
-                "resinhup12",
-                "Current OS version must be >= 2.14.0+rev1",
-            ],
+            [R12, R12, R12, R12, R12, R12, R12, FROM_2_14],
         ),
         (
             "beaglebone-black",
             "1.8.0",
             "2.3.0+rev1",
             [
-                "Current OS version must be >= 1.30.1",
-                "Current OS version must be >= 1.30.1",
-                "Current OS version must be >= 1.30.1",
-                "Current OS version must be >= 1.30.1",
-                "Current OS version must be >= 1.30.1",
-                "Current OS version must be >= 1.30.1",
-                "Current OS version must be >= 1.30.1",
-                "Current OS version must be >= 2.14.0+rev1",
+                FROM_1_30, FROM_1_30, FROM_1_30, FROM_1_30, FROM_1_30, FROM_1_30, FROM_1_30,
+                FROM_2_14,
             ],
         ),
         (
@@ -321,14 +333,7 @@ fn older_rule_sets_table() {
             "1.8.0",
             "2.3.0+rev1",
             [
-                NOT_ON,
-                NOT_ON,
-                NOT_ON,
-                NOT_ON,
-                NOT_ON,
-                NOT_ON,
-                NOT_ON,
-                "Current OS version must be >= 2.14.0+rev1",
+                NOT_ON, NOT_ON, NOT_ON, NOT_ON, NOT_ON, NOT_ON, NOT_ON, FROM_2_14,
             ],
         ),
         (
@@ -336,150 +341,64 @@ fn older_rule_sets_table() {
             "1.26.0",
             "3.0.0+rev1.prod",
             [
-                NOT_ON,
-                NOT_FROM,
-                NOT_FROM,
-                NOT_FROM,
-                NOT_FROM,
-                NOT_FROM,
-                NOT_FROM,
-                "Current OS version must be >= 2.14.0+rev1",
+                NOT_ON, NOT_FROM, NOT_FROM, NOT_FROM, NOT_FROM, NOT_FROM, NOT_FROM, FROM_2_14,
             ],
         ),
         (
             "raspberrypi3",
             "2.0.0+rev1",
             "2.2.0+rev1",
-            [
-                "resinhup22",
-                "balenahup",
-                "balenahup",
-                "balenahup",
-                "balenahup",
-                "balenahup",
-                "balenahup",
-                "Current OS version must be >= 2.14.0+rev1",
-            ],
+            [R22, HUP, HUP, HUP, HUP, HUP, HUP, FROM_2_14],
         ),
         (
             "generic-aarch64",
             "2.0.0+rev1",
             "2.2.0+rev1",
-            [
-                NOT_ON,
-                "balenahup",
-                "balenahup",
-                "balenahup",
-                "balenahup",
-                "balenahup",
-                "balenahup",
-                "Current OS version must be >= 2.14.0+rev1",
-            ],
+            [NOT_ON, HUP, HUP, HUP, HUP, HUP, HUP, FROM_2_14],
         ),
         (
             "raspberrypi3",
             "2.16.0+rev1",
             "2019.04.0",
-            [
-                NOT_ON,
-                "balenahup",
-                "balenahup",
-                "balenahup",
-                "balenahup",
-                "balenahup",
-                "balenahup",
-                "balenahup",
-            ],
+            [NOT_ON, HUP, HUP, HUP, HUP, HUP, HUP, HUP],
         ),
         (
             "raspberrypi3",
             "2.12.7+rev1.dev",
             "2.16.0+rev1.dev",
-            [
-                "Updates cannot be performed on development balenaOS variants",
-                "Updates cannot be performed on development balenaOS variants",
-                "balenahup",
-                "balenahup",
-                "balenahup",
-                "balenahup",
-                "balenahup",
-                "Current OS version must be >= 2.14.0+rev1",
-            ],
+            [DEV, DEV, HUP, HUP, HUP, HUP, HUP, FROM_2_14],
         ),
         (
             "raspberrypi3",
             "2.29.2+rev1.dev",
             "2.88.4",
-            [
-                "Updates cannot be performed on development balenaOS variants",
-                "Updates cannot be performed on development balenaOS variants",
-                "Updates cannot be performed between development and production balenaOS variants",
-                "balenahup",
-                "balenahup",
-                "balenahup",
-                "balenahup",
-                "balenahup",
-            ],
+            [DEV, DEV, DEV_PROD, HUP, HUP, HUP, HUP, HUP],
         ),
         (
             "raspberrypi3",
             "2.14.6+rev2.prod",
             "2.29.2-1234+rev1",
-            [
-                "Updates cannot be performed on pre-release balenaOS versions",
-                "Updates cannot be performed on pre-release balenaOS versions",
-                "Updates cannot be performed on pre-release balenaOS versions",
-                "Updates cannot be performed on pre-release balenaOS versions",
-                "balenahup",
-                "balenahup",
-                "balenahup",
-                "balenahup",
-            ],
+            [PRE, PRE, PRE, PRE, HUP, HUP, HUP, HUP],
         ),
         (
             "raspberrypi3",
             "0.9.0",
             "2.16.0+rev1",
             [
-                NOT_ON,
-                "Current OS version must be >= 2.0.0+rev1",
-                "Current OS version must be >= 2.0.0+rev1",
-                "Current OS version must be >= 2.0.0+rev1",
-                "Current OS version must be >= 2.0.0+rev1",
-                "Current OS version must be >= 2.0.0+rev1",
-                "Current OS version must be >= 2.0.0+rev1",
-                "Current OS version must be >= 2.14.0+rev1",
+                NOT_ON, FROM_2_0, FROM_2_0, FROM_2_0, FROM_2_0, FROM_2_0, FROM_2_0, FROM_2_14,
             ],
         ),
         (
             "jetson-xavier-nx-devkit-emmc",
             "6.0.0",
             "6.1.0",
-            [
-                NOT_ON,
-                "balenahup",
-                "balenahup",
-                "balenahup",
-                "balenahup",
-                "takeover",
-                "takeover",
-                "takeover",
-            ],
+            [NOT_ON, HUP, HUP, HUP, HUP, TAKE, TAKE, TAKE],
         ),
         (
             "jetson-xavier-nx-devkit-emmc",
             "6.0.39.dev",
             "6.1.0",
-            [
-                "Updates cannot be performed on development balenaOS variants",
-                "Updates cannot be performed on development balenaOS variants",
-                "Updates cannot be performed between development and production balenaOS variants",
-                "balenahup",
-                "balenahup",
-                "takeover",
-                "balenahup",
-                "balenahup",
-            ],
+            [DEV, DEV, DEV_PROD, HUP, HUP, TAKE, HUP, HUP],
         ),
     ];
     for (dt, cur, tgt, answers) in rows {
@@ -500,25 +419,35 @@ fn older_rule_sets_table() {
 #[test]
 fn rule_set_2_0_2_gives_resinhup22_to_every_slug() {
     let rules = RuleSet::builtin("2.0.2").unwrap();
-    assert_eq!(
-        rules.get_os_update_type("generic-aarch64", "2.0.0+rev1", "2.2.0+rev1"),
-        Ok(Resinhup22)
+    check_rules(
+        rules,
+        &[
+            (
+                "generic-aarch64",
+                "2.0.0+rev1",
+                "2.2.0+rev1",
+                Ok(Resinhup22),
+            ),
+            ("raspberrypi3", "1.8.0", "1.26.0", Ok(Resinhup11)),
+            ("raspberrypi3", "1.8.0", "2.5.1+rev0.prod", Ok(Resinhup12)),
+        ],
     );
-    assert_eq!(
-        rules.get_os_update_type("raspberrypi3", "1.8.0", "1.26.0"),
-        Ok(Resinhup11)
-    );
-    assert_eq!(
-        rules.get_os_update_type("raspberrypi3", "1.8.0", "2.5.1+rev0.prod"),
-        Ok(Resinhup12)
-    );
-    assert_eq!(
-        message(rules.get_os_update_type("fincm3", "1.8.0", "2.3.0+rev1")),
-        "This update request cannot be performed on 'fincm3'"
-    );
-    assert_eq!(
-        message(rules.get_os_update_type("raspberrypi3", "2.16.0+rev1", "2019.04.0")),
-        "This update request cannot be performed on 'raspberrypi3'"
+    check_messages(
+        rules,
+        &[
+            (
+                "fincm3",
+                "1.8.0",
+                "2.3.0+rev1",
+                "This update request cannot be performed on 'fincm3'",
+            ),
+            (
+                "raspberrypi3",
+                "2.16.0+rev1",
+                "2019.04.0",
+                "This update request cannot be performed on 'raspberrypi3'",
+            ),
+        ],
     );
 }
 
@@ -535,22 +464,30 @@ fn target_major_always_checked_prints_like_javascript() {
             "deviceTypes": {"a": {"balenahup": {"targetMajorVersion": null}},
                             "b": {"balenahup": {"targetMajorVersion": 2}}}}"#,
     );
-    assert_eq!(
-        message(rules.get_os_update_type("x", "2.88.4", "2.88.5")),
-        "Target OS version must be of major version undefined"
+    check_messages(
+        &rules,
+        &[
+            (
+                "x",
+                "2.88.4",
+                "2.88.5",
+                "Target OS version must be of major version undefined",
+            ),
+            (
+                "a",
+                "2.88.4",
+                "2.88.5",
+                "Target OS version must be of major version null",
+            ),
+            (
+                "b",
+                "2.88.4",
+                "6.0.0",
+                "Target OS version must be of major version 2",
+            ),
+        ],
     );
-    assert_eq!(
-        message(rules.get_os_update_type("a", "2.88.4", "2.88.5")),
-        "Target OS version must be of major version null"
-    );
-    assert_eq!(
-        rules.get_os_update_type("b", "2.88.4", "2.88.5"),
-        Ok(Balenahup)
-    );
-    assert_eq!(
-        message(rules.get_os_update_type("b", "2.88.4", "6.0.0")),
-        "Target OS version must be of major version 2"
-    );
+    check_rules(&rules, &[("b", "2.88.4", "2.88.5", Ok(Balenahup))]);
 }
 
 #[test]
@@ -560,15 +497,19 @@ fn target_major_when_set_ignores_zero() {
             "deviceTypesDefaults": {"balenahup": {}},
             "deviceTypes": {"two": {"balenahup": {"targetMajorVersion": 2}}}}"#,
     );
-    assert_eq!(
-        rules.get_os_update_type("x", "2.88.4", "6.0.0"),
-        Ok(Balenahup)
-    );
-    assert_eq!(
-        rules.get_os_update_type("two", "2.88.4", "6.0.0"),
-        Err(HupError::TargetMajorMismatch {
-            required: Some(Some(2))
-        })
+    check_rules(
+        &rules,
+        &[
+            ("x", "2.88.4", "6.0.0", Ok(Balenahup)),
+            (
+                "two",
+                "2.88.4",
+                "6.0.0",
+                Err(HupError::TargetMajorMismatch {
+                    required: Some(Some(2)),
+                }),
+            ),
+        ],
     );
 }
 
@@ -580,32 +521,40 @@ fn layers_override_key_by_key_and_null_clears() {
             "deviceTypes": {"lab": {"balenahup": {"minSourceVersion": null}},
                             "old": {"balenahup": {"maxTargetVersion": "2.88.5"}}}}"#,
     );
-    // Defaults raise the action's floor...
-    assert_eq!(
-        rules.get_os_update_type("x", "2.49.0", "2.88.4"),
-        Err(HupError::SourceTooOld {
-            min: "2.50.0".into()
-        })
+    check_rules(
+        &rules,
+        &[
+            // Defaults raise the action's floor...
+            (
+                "x",
+                "2.49.0",
+                "2.88.4",
+                Err(HupError::SourceTooOld {
+                    min: "2.50.0".into(),
+                }),
+            ),
+            // ...a device override of null removes it, while the target floor stays.
+            ("lab", "2.10.0", "2.88.4", Ok(Balenahup)),
+            (
+                "lab",
+                "2.10.0",
+                "2.16.0",
+                Err(HupError::TargetTooOld {
+                    min: "2.16.0+rev1".into(),
+                }),
+            ),
+            // A ceiling is exclusive.
+            ("old", "2.50.0", "2.88.4", Ok(Balenahup)),
+        ],
     );
-    // ...a device override of null removes it, while the target floor stays.
-    assert_eq!(
-        rules.get_os_update_type("lab", "2.10.0", "2.88.4"),
-        Ok(Balenahup)
-    );
-    assert_eq!(
-        rules.get_os_update_type("lab", "2.10.0", "2.16.0"),
-        Err(HupError::TargetTooOld {
-            min: "2.16.0+rev1".into()
-        })
-    );
-    // A ceiling is exclusive.
-    assert_eq!(
-        rules.get_os_update_type("old", "2.50.0", "2.88.4"),
-        Ok(Balenahup)
-    );
-    assert_eq!(
-        message(rules.get_os_update_type("old", "2.50.0", "2.88.5")),
-        "Target OS version must be < 2.88.5"
+    check_messages(
+        &rules,
+        &[(
+            "old",
+            "2.50.0",
+            "2.88.5",
+            "Target OS version must be < 2.88.5",
+        )],
     );
 }
 
@@ -617,23 +566,31 @@ fn selection_table_and_fallbacks() {
             "actions": {"resinhup12": {}},
             "deviceTypes": {"rpi": {"resinhup12": {}}}}"#,
     );
-    assert_eq!(
-        rules.get_os_update_type("rpi", "1.8.0", "2.3.0+rev1"),
-        Ok(Resinhup12)
-    );
-    assert_eq!(
-        message(rules.get_os_update_type("other", "1.8.0", "2.3.0+rev1")),
-        "This update request cannot be performed on 'other'"
-    );
-    // Source major 1 is listed but target major 1 is not.
-    assert_eq!(
-        message(rules.get_os_update_type("rpi", "1.8.0", "1.26.0")),
-        "This update request cannot be performed on 'rpi'"
-    );
-    // Source major 2 is not listed and there is no fallback.
-    assert_eq!(
-        message(rules.get_os_update_type("rpi", "2.88.4", "2.88.5")),
-        "This update request cannot be performed on 'rpi'"
+    check_rules(&rules, &[("rpi", "1.8.0", "2.3.0+rev1", Ok(Resinhup12))]);
+    check_messages(
+        &rules,
+        &[
+            (
+                "other",
+                "1.8.0",
+                "2.3.0+rev1",
+                "This update request cannot be performed on 'other'",
+            ),
+            // Source major 1 is listed but target major 1 is not.
+            (
+                "rpi",
+                "1.8.0",
+                "1.26.0",
+                "This update request cannot be performed on 'rpi'",
+            ),
+            // Source major 2 is not listed and there is no fallback.
+            (
+                "rpi",
+                "2.88.4",
+                "2.88.5",
+                "This update request cannot be performed on 'rpi'",
+            ),
+        ],
     );
 }
 
@@ -643,13 +600,15 @@ fn the_empty_slug_can_be_configured() {
         r#"{"actions": {"balenahup": {}},
             "deviceTypes": {"": {"balenahup": {}}}}"#,
     );
-    assert_eq!(
-        rules.get_os_update_type("", "2.88.4", "2.88.5"),
-        Ok(Balenahup)
-    );
-    assert_eq!(
-        message(rules.get_os_update_type("fincm3", "2.88.4", "2.88.5")),
-        "This update request cannot be performed on 'fincm3'"
+    check_rules(&rules, &[("", "2.88.4", "2.88.5", Ok(Balenahup))]);
+    check_messages(
+        &rules,
+        &[(
+            "fincm3",
+            "2.88.4",
+            "2.88.5",
+            "This update request cannot be performed on 'fincm3'",
+        )],
     );
 }
 
@@ -665,25 +624,15 @@ fn takeover_policies() {
     };
     let raw = custom(&json("rawCurrent"));
     let strip = custom(&json("stripVariantSuffix"));
-    assert_eq!(
-        raw.get_os_update_type("x", "6.0.39.dev", "6.1.0"),
-        Ok(Takeover)
-    );
-    assert_eq!(
-        strip.get_os_update_type("x", "6.0.39.dev", "6.1.0"),
-        Ok(Balenahup)
-    );
-    assert_eq!(
-        strip.get_os_update_type("x", "6.0.39.prod", "6.1.0.prod"),
-        Ok(Balenahup)
-    );
-    assert_eq!(
-        strip.get_os_update_type("x", "6.0.0", "6.1.0"),
-        Ok(Takeover)
-    );
-    assert_eq!(
-        strip.get_os_update_type("y", "6.0.0", "6.1.0"),
-        Ok(Balenahup)
+    check_rules(&raw, &[("x", "6.0.39.dev", "6.1.0", Ok(Takeover))]);
+    check_rules(
+        &strip,
+        &[
+            ("x", "6.0.39.dev", "6.1.0", Ok(Balenahup)),
+            ("x", "6.0.39.prod", "6.1.0.prod", Ok(Balenahup)),
+            ("x", "6.0.0", "6.1.0", Ok(Takeover)),
+            ("y", "6.0.0", "6.1.0", Ok(Balenahup)),
+        ],
     );
     // The action's own checks still run first.
     let floors = custom(
@@ -691,11 +640,16 @@ fn takeover_policies() {
             "deviceTypesDefaults": {"balenahup": {}},
             "deviceTypes": {"x": {"balenahup": {"minTakeoverVersion": "6.0.39"}}}}"#,
     );
-    assert_eq!(
-        floors.get_os_update_type("x", "6.0.0", "6.0.1"),
-        Err(HupError::TargetTooOld {
-            min: "6.0.38".into()
-        })
+    check_rules(
+        &floors,
+        &[(
+            "x",
+            "6.0.0",
+            "6.0.1",
+            Err(HupError::TargetTooOld {
+                min: "6.0.38".into(),
+            }),
+        )],
     );
 }
 
@@ -705,16 +659,12 @@ fn prerelease_rejection_applies_to_both_sides() {
         r#"{"behavior": {"prereleases": "reject"},
             "actions": {"balenahup": {}}, "deviceTypesDefaults": {"balenahup": {}}}"#,
     );
-    assert_eq!(
-        rules.get_os_update_type("x", "2.88.4-dev", "2.88.5"),
-        Err(HupError::Prerelease)
-    );
-    assert_eq!(
-        rules.get_os_update_type("x", "2.88.4", "2.88.5-dev"),
-        Err(HupError::Prerelease)
-    );
-    assert_eq!(
-        rules.get_os_update_type("x", "2.88.4", "2.88.5"),
-        Ok(Balenahup)
+    check_rules(
+        &rules,
+        &[
+            ("x", "2.88.4-dev", "2.88.5", Err(HupError::Prerelease)),
+            ("x", "2.88.4", "2.88.5-dev", Err(HupError::Prerelease)),
+            ("x", "2.88.4", "2.88.5", Ok(Balenahup)),
+        ],
     );
 }
