@@ -173,7 +173,7 @@ fn config_file_and_wifi_written_without_network() {
         "persistentLogging": false
     });
     let cfg_path = write_config(dir.path(), &config);
-    let (out, connections) = configure(&[
+    let args = [
         image.to_str().unwrap(),
         "--config",
         cfg_path.to_str().unwrap(),
@@ -181,7 +181,8 @@ fn config_file_and_wifi_written_without_network() {
         "home net",
         "--wifi-key",
         "secretpass",
-    ]);
+    ];
+    let (out, connections) = configure(&args);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(connections, 0, "--config needs no network");
     assert_eq!(stderr(&out), "");
@@ -221,15 +222,7 @@ fn config_file_and_wifi_written_without_network() {
     assert_eq!(before[boot_end..], after[boot_end..]);
 
     // Configuring again with the same settings changes nothing.
-    let (out, _) = configure(&[
-        image.to_str().unwrap(),
-        "--config",
-        cfg_path.to_str().unwrap(),
-        "--wifi-ssid",
-        "home net",
-        "--wifi-key",
-        "secretpass",
-    ]);
+    let (out, _) = configure(&args);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(std::fs::read(&image).unwrap(), after);
 }

@@ -591,41 +591,29 @@ fn stdout_bytes_equal_a_file_download_from_the_catalog_server() {
     let latest = latest_default("raspberrypi3");
     for file_type in ["img", "gz"] {
         let name = format!("file.{file_type}");
-        let out = bos_in(
-            dir.path(),
-            &[
-                "download",
-                "raspberrypi3",
-                "--version",
-                &latest,
-                "--file-type",
-                file_type,
-                "--wifi-ssid",
-                "home",
-                "--wifi-key",
-                "secretpass",
-                "-o",
-                &name,
-            ],
-        );
+        // The same download, to a file and to stdout.
+        let download_to = |target: &str| {
+            bos_in(
+                dir.path(),
+                &[
+                    "download",
+                    "raspberrypi3",
+                    "--version",
+                    &latest,
+                    "--file-type",
+                    file_type,
+                    "--wifi-ssid",
+                    "home",
+                    "--wifi-key",
+                    "secretpass",
+                    "-o",
+                    target,
+                ],
+            )
+        };
+        let out = download_to(&name);
         assert_eq!(code(&out), 0, "{}", stderr(&out));
-        let piped = bos_in(
-            dir.path(),
-            &[
-                "download",
-                "raspberrypi3",
-                "--version",
-                &latest,
-                "--file-type",
-                file_type,
-                "--wifi-ssid",
-                "home",
-                "--wifi-key",
-                "secretpass",
-                "-o",
-                "-",
-            ],
-        );
+        let piped = download_to("-");
         assert_eq!(code(&piped), 0, "{}", stderr(&piped));
         assert_eq!(stderr(&piped), "");
         let file = std::fs::read(dir.path().join(&name)).unwrap();
