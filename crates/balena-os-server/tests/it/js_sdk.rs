@@ -378,7 +378,9 @@ pub fn calls(arch_id: i64, fleet: &Value) -> Value {
     ])
 }
 
-async fn run(backend: Backend) {
+/// A demo server and what the SDK calls need from it: the demo key, the
+/// id of the `aarch64` CPU architecture and the demo fleet's `id`/`uuid`.
+pub(crate) async fn sdk_fixture(backend: Backend) -> (TestServer, String, i64, Value) {
     let server = TestServer::start(backend, true).await;
     let key = server.demo_key.clone().expect("demo key");
     let (_, arch) = server
@@ -395,6 +397,11 @@ async fn run(backend: Backend) {
         )
         .await;
     let fleet = fleet["d"][0].clone();
+    (server, key, arch_id, fleet)
+}
+
+async fn run(backend: Backend) {
+    let (server, key, arch_id, fleet) = sdk_fixture(backend).await;
     let out = run_js(&server.url, &key, &calls(arch_id, &fleet)).await;
 
     // getAllOsVersions: every release of every host app of the device type

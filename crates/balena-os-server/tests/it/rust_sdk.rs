@@ -9,8 +9,8 @@ use balena_sdk::{
 };
 use serde_json::{Value, json};
 
-use crate::common::{Backend, TestServer};
-use crate::js_sdk::{calls, error_name, run_js};
+use crate::common::Backend;
+use crate::js_sdk::{calls, error_name, run_js, sdk_fixture};
 
 fn js<'a>(out: &'a BTreeMap<String, Value>, name: &str) -> &'a Value {
     out.get(name)
@@ -60,22 +60,7 @@ fn to_json<T: serde::Serialize>(v: T) -> Value {
 }
 
 async fn run(backend: Backend) {
-    let server = TestServer::start(backend, true).await;
-    let key = server.demo_key.clone().expect("demo key");
-    let (_, arch) = server
-        .get(
-            "/v7/cpu_architecture?$select=id&$filter=slug%20eq%20'aarch64'",
-            None,
-        )
-        .await;
-    let arch_id = arch["d"][0]["id"].as_i64().expect("aarch64 id");
-    let (_, fleet) = server
-        .get(
-            "/v7/application?$select=id,uuid&$filter=slug%20eq%20'demo/fleet-rpi4'",
-            Some(&key),
-        )
-        .await;
-    let fleet = fleet["d"][0].clone();
+    let (server, key, arch_id, fleet) = sdk_fixture(backend).await;
     let calls = calls(arch_id, &fleet);
     let out = run_js(&server.url, &key, &calls).await;
 
